@@ -59,7 +59,7 @@ _export("clusters", "STDBSCAN", "NNH", "cluster_hdbscan", "build_cluster_table")
 _export("nearrepeat", "knox_test", "classify_near_repeats")
 _export("models", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
         "GridSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk")
-_export("evaluate", "hit_rate", "pai", "pei", "rri", "capture_curve", "rolling_backtest",
+_export("evaluate", "hit_rate", "pai", "pei", "rri", "score_forecast", "capture_curve", "rolling_backtest",
         "summarize_backtest", "build_model_card")
 _export("patrol", "recommend_patrols", "plan_routes", "design_beats", "locate_posts", "simulate_feedback",
         "audit_patrols", "build_visit_log", "evaluate_patrols")
