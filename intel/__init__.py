@@ -56,7 +56,7 @@ _export("stats", "score_gistar", "score_moran", "score_change", "concentration")
 _export("cube", "build_cube", "build_hour_weekday", "build_period_counts", "compare_periods")
 _export("emerging", "classify_emerging", "mann_kendall")
 _export("clusters", "STDBSCAN", "NNH", "cluster_hdbscan", "build_cluster_table")
-_export("nearrepeat", "knox_test", "classify_near_repeats")
+_export("nearrepeat", "knox_test", "classify_near_repeats", "active_alert_zones")
 _export("models", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
         "GridSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk")
 _export("evaluate", "hit_rate", "pai", "pei", "rri", "score_forecast", "capture_curve", "rolling_backtest",
