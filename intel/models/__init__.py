@@ -6,5 +6,10 @@ Every model follows :class:`RiskModel`'s contract (scikit-learn conventions,
 
 from ._base import RiskModel
 from ._baselines import LastPeriod, RecentCount, SamePeriodLastYear
+from ._kde import KDERisk
+from ._prospective import ProspectiveHotspot
+from ._sepp import GridSEPP
+from ._sepp_kernel import KernelSEPP
 
-__all__ = ["RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear"]
+__all__ = ["RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
+           "GridSEPP", "KernelSEPP"]

@@ -21,6 +21,7 @@ are read, which keeps rolling backtests on millions of rows fast).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from sklearn.base import BaseEstimator
 
 from .._incidents import check_incidents
 from .._provenance import attach, make_record
-from ..exceptions import InputError, NotFittedError
+from ..exceptions import DataQualityWarning, InputError, NotFittedError
 from ..grid import assign_cells, resolve_grid
 
 __all__ = ["RiskModel", "Events", "as_horizon_days"]
@@ -125,6 +126,15 @@ class RiskModel(BaseEstimator):
         self.origin_ = origin_ts
         self.n_train_ = len(events)
         self.automatic_: dict[str, Any] = {}
+        if len(events) == 0:
+            lookback = self._lookback_days()
+            where = "before the origin" if lookback is None else f"in the {lookback:g} days before the origin"
+            warnings.warn(
+                f"{owner}: no incidents {where} ({origin_ts}); the forecast is zero everywhere. "
+                "Check the origin and the incidents' dates.",
+                DataQualityWarning,
+                stacklevel=2,
+            )
         self._fit(events)
         return self
 

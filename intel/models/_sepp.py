@@ -1,0 +1,357 @@
+"""Self-exciting point processes: the grid ETAS of Mohler et al. (2015), fitted by EM.
+
+Mohler, G. O., Short, M. B., Malinowski, S., Johnson, M., Tita, G. E., Bertozzi, A. L.
+and Brantingham, P. J. (2015). Randomized controlled field trials of predictive
+policing. *Journal of the American Statistical Association* 110(512), 1399-1411.
+
+In every cell ``k`` incidents arrive at the rate
+
+    lambda_k(t) = mu_k + sum over earlier incidents i in cell k of theta * omega * exp(-omega (t - t_i))
+
+a constant background ``mu_k`` (per day) plus an exponentially decaying boost after each
+incident: on average ``theta`` follow-on incidents, ``1 / omega`` days later. EM
+alternates the probabilities that each incident is background or triggered by each
+earlier one (E) with closed-form updates (M). With an exponential trigger the sums
+over earlier incidents follow a recursion, so an iteration costs one pass over the
+incidents (no pair matrix): 20 iterations on 100,000 incidents take milliseconds.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numba
+import numpy as np
+
+from .._validation import check_number
+from ..exceptions import DataQualityWarning
+from ._base import Events, RiskModel
+
+__all__ = ["GridSEPP", "expected_hawkes_count"]
+
+_THETA_MAX = 0.95  # branching ratios near 1 are explosive: no stable forecast exists
+
+
+@numba.njit(cache=True, nogil=True)
+def _decay_sums(t, starts, omega, second):  # pragma: no cover - compiled
+    """For each event j: A = sum exp(-omega d), B = sum d exp(-omega d), C = sum d^2 exp(-omega d),
+    over earlier events i of the same cell (d = t_j - t_i > 0; ties are not parents)."""
+    n = t.shape[0]
+    a_out = np.zeros(n)
+    b_out = np.zeros(n)
+    c_out = np.zeros(n)
+    for g in range(starts.shape[0] - 1):
+        j = starts[g]
+        end = starts[g + 1]
+        a_incl = 0.0
+        b_incl = 0.0
+        c_incl = 0.0
+        t_last = 0.0
+        first = True
+        while j < end:
+            tg = t[j]
+            k = j
+            while k < end and t[k] == tg:
+                k += 1
+            if first:
+                a = 0.0
+                b = 0.0
+                c = 0.0
+                first = False
+            else:
+                d = tg - t_last
+                e = np.exp(-omega * d)
+                a = e * a_incl
+                b = e * (b_incl + d * a_incl)
+                c = 0.0
+                if second:
+                    c = e * (c_incl + 2.0 * d * b_incl + d * d * a_incl)
+            for m in range(j, k):
+                a_out[m] = a
+                b_out[m] = b
+                c_out[m] = c
+            a_incl = a + (k - j)
+            b_incl = b
+            c_incl = c
+            t_last = tg
+            j = k
+    return a_out, b_out, c_out
+
+
+def expected_hawkes_count(mu: np.ndarray, boost: np.ndarray, theta: float, omega: float, horizon_days: float) -> np.ndarray:
+    """Expected events over ``[0, H)`` of a Hawkes process with exponential trigger, cascades included.
+
+    ``mu`` is the background rate and ``boost`` the triggered intensity at time 0 from the
+    past (``theta * omega * sum exp(-omega * age)``). The triggered intensity ``v`` obeys
+    ``v' = -omega (1 - theta) v + theta omega mu``, so
+    ``E = (mu + v_inf) H + (v0 - v_inf) (1 - exp(-r H)) / r`` with ``r = omega (1 - theta)``
+    and ``v_inf = theta mu / (1 - theta)``.
+    """
+    r = omega * (1.0 - theta)
+    v_inf = theta * mu / (1.0 - theta)
+    if r <= 0:
+        return (mu + boost) * horizon_days
+    return (mu + v_inf) * horizon_days + (boost - v_inf) * (-np.expm1(-r * horizon_days)) / r
+
+
+class GridSEPP(RiskModel):
+    """Grid self-exciting point process (ETAS) of Mohler et al. (2015), fitted by EM.
+
+    Parameters
+    ----------
+    window_days : float
+        Days of history before the origin to fit on; the incidents are assumed to cover
+        the whole window (a window starting before the data would understate ``mu_``).
+    max_iter : int
+        Maximum EM iterations.
+    tol : float
+        Stop when the relative change of ``theta`` and ``omega`` and the largest change
+        of ``mu`` (relative to its mean) fall below ``tol``.
+    theta_init, omega_days_init : float
+        Starting values of the mean number of follow-on incidents and of their mean delay.
+
+    Attributes
+    ----------
+    mu_ : numpy.ndarray
+        Background rate per cell, incidents per day (grid order; 0 where no incidents).
+    theta_ : float
+        Mean number of follow-on incidents each incident triggers in its cell (branching ratio).
+    omega_ : float
+        Trigger decay rate per day; ``omega_days_ = 1 / omega_`` is the mean delay.
+    mu_se_, theta_se_, omega_se_, omega_days_se_ : numpy.ndarray or float
+        Standard errors from the observed information: the inverse of the negative
+        Hessian of the log-likelihood at the estimate, over ``mu`` (cells with incidents),
+        ``theta`` and ``omega`` (delta method for ``omega_days``). NaN for cells without
+        incidents, whose ``mu`` sits on the boundary.
+    log_likelihood_ : float
+        Log-likelihood at the estimate.
+    n_iter_ : int
+        EM iterations run; ``converged_`` says whether ``tol`` was reached.
+
+    Notes
+    -----
+    Weights are ignored: a point process counts incidents. Follow-on incidents must fall
+    in the same cell (the grid version of the model); offspring that cross into a
+    neighbouring cell count as background there, so ``theta_`` shrinks with the cell
+    size. Ties (incidents at the same time in one cell) are not parents of each other.
+    ``theta`` is capped at 0.95. The forecast over a horizon includes the follow-on
+    incidents of incidents within the horizon (see :func:`expected_hawkes_count`).
+
+    Examples
+    --------
+    >>> import intel
+    >>> incidents = intel.make_synthetic(triggering={"theta": 0.4, "omega_days": 3, "sigma_m": 50}, random_state=0)
+    >>> grid = intel.make_grid(incidents, cell_size_m=2500)
+    >>> model = intel.GridSEPP().fit(incidents, grid=grid, origin="2019-01-01")
+    >>> 0.2 < model.theta_ < 0.6
+    True
+    """
+
+    def __init__(self, *, window_days: float = 365, max_iter: int = 200, tol: float = 1e-5,
+                 theta_init: float = 0.5, omega_days_init: float = 7.0) -> None:
+        self.window_days = window_days
+        self.max_iter = max_iter
+        self.tol = tol
+        self.theta_init = theta_init
+        self.omega_days_init = omega_days_init
+
+    def _validate_params(self) -> None:
+        owner = type(self).__name__
+        check_number("window_days", self.window_days, owner, low=0, closed="neither")
+        check_number("max_iter", self.max_iter, owner, low=1, integer=True)
+        check_number("tol", self.tol, owner, low=0, closed="neither")
+        check_number("theta_init", self.theta_init, owner, low=0, high=_THETA_MAX, closed="neither")
+        check_number("omega_days_init", self.omega_days_init, owner, low=0, closed="neither")
+
+    def _lookback_days(self) -> float:
+        return float(self.window_days)
+
+    def _fit(self, events: Events) -> None:
+        inside = events.cell >= 0
+        cell, t = events.cell[inside], events.t[inside]
+        order = np.lexsort((t, cell))
+        cell, t = cell[order], t[order]
+        n_cells = events.n_cells
+        span = float(self.window_days)
+        if t.size and t.min() > -span + 30.0:
+            warnings.warn(
+                f"GridSEPP.fit: the first incident is {-t.min():.0f} days before the origin but window_days={span:g}; "
+                "the background rates assume incidents were recorded over the whole window. Shorten window_days.",
+                DataQualityWarning,
+                stacklevel=3,
+            )
+        fit = _fit_em(cell, t, n_cells, span, float(self.theta_init), 1.0 / float(self.omega_days_init),
+                      int(self.max_iter), float(self.tol))
+        self.mu_, self.theta_, self.omega_ = fit["mu"], fit["theta"], fit["omega"]
+        self.omega_days_ = 1.0 / self.omega_
+        self.n_iter_, self.converged_ = fit["n_iter"], fit["converged"]
+        se = _standard_errors(cell, t, n_cells, span, self.mu_, self.theta_, self.omega_)
+        self.mu_se_, self.theta_se_, self.omega_se_ = se
+        self.omega_days_se_ = self.omega_se_ / self.omega_**2
+        self.log_likelihood_ = fit["log_likelihood"]
+        # triggered intensity at the origin, per cell
+        self.boost_ = self.theta_ * self.omega_ * np.bincount(cell, weights=np.exp(self.omega_ * t), minlength=n_cells)
+
+    def _predict(self, horizon_days: float) -> np.ndarray:
+        return expected_hawkes_count(self.mu_, self.boost_, self.theta_, self.omega_, horizon_days)
+
+
+def _cell_starts(cell: np.ndarray, n_cells: int) -> np.ndarray:
+    return np.searchsorted(cell, np.arange(n_cells + 1)).astype(np.int64)
+
+
+def _fit_em(cell, t, n_cells, span, theta, omega, max_iter, tol):
+    """EM (SQUAREM-accelerated) for the grid ETAS; ``cell``/``t`` sorted by cell then time, ``t`` < 0 in days."""
+    starts = _cell_starts(cell, n_cells)
+    age = -t
+    counts = np.bincount(cell, minlength=n_cells).astype(np.float64)
+    mu = counts / (2.0 * span)
+    if t.size == 0:
+        return {"mu": np.zeros(n_cells), "theta": 0.0, "omega": float(omega), "n_iter": 0, "converged": True,
+                "log_likelihood": 0.0}
+
+    def em_map(x):
+        mu, theta, omega = x[:-2], x[-2], x[-1]
+        a, b, _ = _decay_sums(t, starts, omega, False)
+        boost = theta * omega * a
+        lam = mu[cell] + boost
+        loglik = np.sum(np.log(lam)) - span * mu.sum() - theta * np.sum(-np.expm1(-omega * age))
+        trig = boost / lam
+        trig_delay = theta * omega * b / lam
+        new_mu = np.bincount(cell, weights=1.0 - trig, minlength=n_cells) / span
+        n_trig = trig.sum()
+        if n_trig <= 0 or trig_delay.sum() <= 0:
+            return np.concatenate([new_mu, [0.0, omega]]), loglik
+        new_omega = _m_step_omega(n_trig, trig_delay.sum(), age, omega)
+        # offspring expected inside the window, given each incident's time left before the origin
+        new_theta = min(n_trig / np.sum(-np.expm1(-new_omega * age)), _THETA_MAX)
+        return np.concatenate([new_mu, [new_theta, new_omega]]), loglik
+
+    def valid(x):
+        return bool(np.all(x >= 0) and x[-2] < _THETA_MAX and x[-1] > 0)
+
+    x, n_iter, converged = squarem(em_map, np.concatenate([mu, [theta, omega]]), valid, max_iter, tol, n_scalars=2)
+    mu, theta, omega = x[:-2], float(x[-2]), float(x[-1])
+    return {"mu": mu, "theta": theta, "omega": omega, "n_iter": n_iter, "converged": converged,
+            "log_likelihood": _log_likelihood(cell, t, starts, span, mu, theta, omega)}
+
+
+def squarem(em_map, x, valid, max_iter, tol, *, n_scalars):
+    """Run the EM map ``x -> (F(x), loglik(x))`` to a fixed point with SQUAREM acceleration.
+
+    Varadhan, R. and Roland, C. (2008). Simple and globally convergent methods for
+    accelerating the convergence of any EM algorithm. *Scandinavian Journal of
+    Statistics* 35(2), 335-353 (scheme S3, with the likelihood safeguard: an
+    extrapolation that lowers the likelihood is replaced by two plain EM steps).
+    ``x`` is a block of per-item values (rates, probabilities) followed by ``n_scalars``
+    scalar parameters; ``max_iter`` counts EM-map evaluations. Converged when the largest
+    change of a scalar relative to itself, and of an item relative to the block's mean,
+    is below ``tol``.
+    """
+    n_iter = 0
+
+    def scale(v):
+        block = v[: v.size - n_scalars]
+        return np.concatenate([np.full(block.size, max(float(np.mean(block)) if block.size else 1.0, 1e-300)),
+                               np.maximum(np.abs(v[v.size - n_scalars:]), 1e-12)])
+
+    while n_iter < max_iter:
+        x1, _ = em_map(x)
+        n_iter += 1
+        if np.max(np.abs(x1 - x) / scale(x)) < tol:
+            return x1, n_iter, True
+        if n_iter + 2 > max_iter:
+            x = x1
+            continue
+        x2, loglik1 = em_map(x1)
+        n_iter += 1
+        r = x1 - x
+        v = x2 - x1 - r
+        norm_v = np.linalg.norm(v)
+        alpha = -np.linalg.norm(r) / norm_v if norm_v > 0 else -1.0
+        alpha = min(alpha, -1.0)
+        jump = x - 2.0 * alpha * r + alpha * alpha * v
+        if not valid(jump):
+            jump = x2
+        x3, loglik_jump = em_map(jump)
+        n_iter += 1
+        x = x3 if (valid(x3) and loglik_jump >= loglik1) else x2
+    return x, n_iter, False
+
+
+def _m_step_omega(n_trig: float, sum_delay: float, age: np.ndarray, omega: float) -> float:
+    """Maximise the expected complete log-likelihood over omega, theta profiled out.
+
+    Setting its derivative to zero gives ``h(w) = n/w - D - n G'(w) / G(w) = 0`` with
+    ``G(w) = sum(1 - exp(-w s_i))`` the offspring expected before the origin. The
+    ``G'`` term (offspring cut off by the origin) is small but the likelihood is flat in
+    omega, so dropping it (``w = n / D``, the textbook update) biases omega upwards.
+    Newton steps from the textbook value, kept inside a bracket.
+    """
+    w = n_trig / sum_delay
+    lo, hi = 0.0, w  # h(n/D) < 0, h(0+) > 0
+    for _ in range(50):
+        e = np.exp(-w * age)
+        g0 = np.sum(1.0 - e)
+        g1 = np.sum(age * e)
+        g2 = -np.sum(age * age * e)
+        h = n_trig / w - sum_delay - n_trig * g1 / g0
+        if h > 0:
+            lo = w
+        else:
+            hi = w
+        dh = -n_trig / w**2 - n_trig * (g2 * g0 - g1 * g1) / g0**2
+        step = w - h / dh if dh < 0 else 0.5 * (lo + hi)
+        if not (lo < step < hi):
+            step = 0.5 * (lo + hi)
+        if abs(step - w) <= 1e-12 * w:
+            return step
+        w = step
+    return w
+
+
+def _log_likelihood(cell, t, starts, span, mu, theta, omega) -> float:
+    if t.size == 0:
+        return 0.0
+    a, _, _ = _decay_sums(t, starts, omega, False)
+    lam = mu[cell] + theta * omega * a
+    return float(np.sum(np.log(lam)) - span * mu.sum() - theta * np.sum(-np.expm1(omega * t)))
+
+
+def _standard_errors(cell, t, n_cells, span, mu, theta, omega):
+    """Observed-information standard errors of (mu_k, theta, omega), the mu block eliminated by Schur complement."""
+    nan_mu = np.full(n_cells, np.nan)
+    if t.size < 3 or theta <= 0:
+        return nan_mu, np.nan, np.nan
+    starts = _cell_starts(cell, n_cells)
+    a, b, c = _decay_sums(t, starts, omega, True)
+    phi = omega * a
+    dphi = a - omega * b
+    d2phi = -2.0 * b + omega * c
+    lam = mu[cell] + theta * phi
+    inv2 = 1.0 / lam**2
+    s = -t
+    decay = np.exp(-omega * s)
+    g1 = np.sum(s * decay)
+    g2 = -np.sum(s * s * decay)
+    info = np.empty((2, 2))
+    info[0, 0] = np.sum(phi * phi * inv2)
+    info[0, 1] = info[1, 0] = -(np.sum(dphi / lam - theta * phi * dphi * inv2) - g1)
+    info[1, 1] = -(np.sum(theta * d2phi / lam - theta**2 * dphi**2 * inv2) - theta * g2)
+    d = np.bincount(cell, weights=inv2, minlength=n_cells)
+    u_theta = np.bincount(cell, weights=phi * inv2, minlength=n_cells)
+    u_omega = np.bincount(cell, weights=theta * dphi * inv2, minlength=n_cells)
+    has = (d > 0) & (mu > 0)
+    u = np.vstack([u_theta[has], u_omega[has]])  # 2 x cells
+    schur = info - (u / d[has]) @ u.T
+    try:
+        cov = np.linalg.inv(schur)
+    except np.linalg.LinAlgError:
+        return nan_mu, np.nan, np.nan
+    if np.any(np.diag(cov) <= 0):
+        return nan_mu, np.nan, np.nan
+    w = u / d[has]
+    mu_var = 1.0 / d[has] + np.einsum("ik,ij,jk->k", w, cov, w)
+    mu_se = nan_mu.copy()
+    mu_se[has] = np.sqrt(mu_var)
+    return mu_se, float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1]))
