@@ -42,7 +42,8 @@ import pandas as pd
 from . import _measures as m
 from ._incidents import _as_time, check_incidents
 from ._model_card import build_model_card
-from ._provenance import attach, make_record
+from ._model_card import render_markdown as render_model_card
+from ._provenance import announce, attach, make_record
 from ._validation import check_number, check_option, check_random_state
 from .exceptions import DataQualityWarning, InputError, IntelError
 
@@ -56,8 +57,11 @@ __all__ = [
     "rolling_backtest",
     "summarize_backtest",
     "build_model_card",
+    "render_model_card",
+    "build_forecast",
     "model_label",
     "naive_baselines",
+    "models_from_names",
 ]
 
 BASELINE_REFERENCE = "RecentCount(weeks=52)"
@@ -438,8 +442,8 @@ def rolling_backtest(
     models: Sequence[Any] | Mapping[str, Any],
     *,
     grid: gpd.GeoDataFrame,
-    start: Any,
-    end: Any,
+    start: Any = None,
+    end: Any = None,
     horizon: str = "7D",
     step: str = "7D",
     coverages: Iterable[float] = (0.01, 0.05, 0.1),
@@ -467,11 +471,14 @@ def rolling_backtest(
         :func:`model_label`.
     grid : GeoDataFrame
         The grid to forecast on (:func:`intel.make_grid`).
-    start : date or Timestamp
-        First origin (naive values are read in the incidents' time zone).
-    end : date or Timestamp
+    start : date or Timestamp, optional
+        First origin (naive values are read in the incidents' time zone). Default:
+        52 steps before ``end``, but no earlier than a year after the first
+        incident (so the 52-week baseline has a full year to count); logged and
+        recorded.
+    end : date or Timestamp, optional
         End of the evaluated period: the last origin is the last one whose horizon
-        ends on or before ``end``.
+        ends on or before ``end``. Default: midnight after the last incident's day.
     horizon, step : str
         Forecast horizon and the distance between origins: ``"7D"``, ``"2W"``,
         ``"12h"``. Days and weeks are calendar days in the local time zone.
@@ -533,7 +540,8 @@ def rolling_backtest(
     data = _sorted_incidents(incidents, owner)
     times = _ns(data["occurred_at"])
     tz = data["occurred_at"].dt.tz
-    origins = make_origins(start, end, h, s, tz, owner)
+    start_, end_, automatic = default_window(data["occurred_at"], start, end, s, owner)
+    origins = make_origins(start_, end_, h, s, tz, owner)
     if len(data) and origins[-1] + h > data["occurred_at"].iloc[-1] + pd.Timedelta(days=1):
         warnings.warn(
             f"{owner}: the incidents end at {data['occurred_at'].iloc[-1]} but the last horizon ends at "
@@ -576,7 +584,37 @@ def rolling_backtest(
             "selection": "cells ranked by risk per unit area; partial cell by area share; ties shared",
         },
     }
-    return attach(results, make_record(owner, params, extra=extra))
+    return attach(results, make_record(owner, params, automatic=automatic, extra=extra))
+
+
+def default_window(times: pd.Series, start: Any, end: Any, step: Any, owner: str) -> tuple[Any, Any, dict[str, Any]]:
+    """Fill in a missing backtest ``start``/``end`` from the data (announced and returned as automatic choices)."""
+    automatic: dict[str, Any] = {}
+    if start is not None and end is not None:
+        return start, end, automatic
+    if times.isna().all():
+        raise InputError(f"{owner}: the incidents have no occurred_at times; give start= and end=.")
+    first = times.min()
+    if end is None:
+        end, automatic["end"] = _after_last_day(times)
+        announce("%s: backtest end set to %s (%s). Pass end= to choose.", owner, end, automatic["end"]["rule"])
+    if start is None:
+        end_ts = _as_time(end, times.dt.tz)
+        start = end_ts
+        for _ in range(52):
+            start = start - step
+        earliest = first.normalize() + pd.DateOffset(days=365)
+        rule = "52 steps before end, but no earlier than a year after the first incident"
+        if start < earliest:
+            start = earliest
+        automatic["start"] = {"value": start, "rule": rule}
+        announce("%s: first backtest origin set to %s (%s). Pass start= to choose.", owner, start, rule)
+    return start, end, automatic
+
+
+def _after_last_day(times: pd.Series) -> tuple[pd.Timestamp, dict[str, Any]]:
+    end = times.max().normalize() + pd.DateOffset(days=1)
+    return end, {"value": end, "rule": "midnight after the day of the last incident"}
 
 
 class _Context:
@@ -743,6 +781,169 @@ def _progress(items: list, show: bool):
     from tqdm.auto import tqdm
 
     return tqdm(items, desc="backtest origins", unit="origin")
+
+
+# ------------------------------------------------------------------ models by name (CLI)
+
+MODEL_NAMES: dict[str, str] = {
+    "naive": "the naive baselines: LastPeriod, RecentCount(weeks=4), RecentCount(weeks=52), SamePeriodLastYear "
+             "(as a forecast: RecentCount(weeks=52))",
+    "kde": "KDERisk(): retrospective kernel density of the last year",
+    "stkde": "KDERisk(time_decay_days=28): space-time KDE favouring recent incidents",
+    "prospective": "ProspectiveHotspot(): prospective hot-spotting (Bowers, Johnson & Pease 2004)",
+    "sepp": "GridSEPP(): grid self-exciting point process fitted by EM (Mohler et al. 2015)",
+    "ksepp": "KernelSEPP(): kernel self-exciting point process with sparse triggering (Mohler et al. 2011)",
+    "rtm": "RiskTerrain(layers=...): risk terrain modelling from environmental layers",
+    "gbm": "GradientBoostingRisk(): Poisson gradient boosting on lagged, neighbourhood and seasonal features",
+    "ensemble": "EnsembleRisk(...): the 52-week count (long memory) with a self-exciting short-term term",
+}
+
+
+def models_from_names(names: Iterable[str], *, layers: Mapping[str, Any] | None = None, owner: str = "models") -> dict[str, Any]:
+    """Models for short names (:data:`MODEL_NAMES`), labelled as in backtest tables.
+
+    ``"naive"`` stands for the four baselines. ``"rtm"`` needs ``layers`` (name ->
+    GeoDataFrame of bars, stops ...).
+    """
+    from . import models as lib
+
+    out: dict[str, Any] = {}
+    for raw in names:
+        name = str(raw).strip().lower()
+        if not name:
+            continue
+        if name not in MODEL_NAMES:
+            raise InputError(f"{owner}: unknown model {raw!r}; choose from {', '.join(MODEL_NAMES)}.")
+        if name == "naive":
+            out.update(naive_baselines())
+            continue
+        model = _model_for(name, lib, layers, owner)
+        out[model_label(model)] = model
+    if not out:
+        raise InputError(f"{owner}: no model named; choose from {', '.join(MODEL_NAMES)}.")
+    return out
+
+
+def _model_for(name: str, lib: Any, layers: Mapping[str, Any] | None, owner: str) -> Any:
+    def need(cls_name: str) -> Any:
+        cls = getattr(lib, cls_name, None)
+        if cls is None:
+            raise InputError(f"{owner}: the model {name!r} needs intel.models.{cls_name}, which this version of intel lacks.")
+        return cls
+
+    if name == "kde":
+        return need("KDERisk")()
+    if name == "stkde":
+        return need("KDERisk")(time_decay_days=28)
+    if name == "prospective":
+        return need("ProspectiveHotspot")()
+    if name == "sepp":
+        return need("GridSEPP")()
+    if name == "ksepp":
+        return need("KernelSEPP")()
+    if name == "gbm":
+        return need("GradientBoostingRisk")()
+    if name == "rtm":
+        if not layers:
+            raise InputError(f"{owner}: the model 'rtm' needs environmental layers; give them with --layer NAME=FILE "
+                             "(e.g. --layer bars=bars.geojson) or layers={{name: GeoDataFrame}}.")
+        return need("RiskTerrain")(layers=dict(layers))
+    return default_ensemble(lib)
+
+
+def default_ensemble(lib: Any = None) -> Any:
+    """The long-memory + self-exciting ensemble used by ``"ensemble"``."""
+    if lib is None:
+        from . import models as lib
+    cls = getattr(lib, "EnsembleRisk", None)
+    if cls is None:
+        raise InputError("the model 'ensemble' needs intel.models.EnsembleRisk, which this version of intel lacks.")
+    return cls(models=[lib.RecentCount(weeks=52), lib.GridSEPP()])
+
+
+def build_forecast(
+    incidents: gpd.GeoDataFrame,
+    model: Any,
+    *,
+    grid: gpd.GeoDataFrame,
+    origin: Any = None,
+    horizon: str = "7D",
+    backtest_origins: int = 12,
+    step: str = "7D",
+    coverages: Iterable[float] = (0.01, 0.05, 0.1),
+    n_boot: int = 2000,
+    random_state: int | np.random.Generator | None = 0,
+) -> gpd.GeoDataFrame:
+    """Fit a model at ``origin``, forecast the horizon, and attach its backtested model card.
+
+    Parameters
+    ----------
+    incidents : GeoDataFrame
+        Incidents, history included.
+    model : risk model
+        An unfitted model from :mod:`intel.models`.
+    grid : GeoDataFrame
+        The grid to forecast on.
+    origin : date or Timestamp, optional
+        Start of the forecast; default midnight after the last incident's day.
+    horizon : str
+        Length of the forecast, e.g. ``"7D"``.
+    backtest_origins : int
+        Origins (``step`` apart, ending at ``origin``) of the backtest that measures
+        the model against the naive baselines for its card; 0 skips it and the card
+        says the model was not backtested.
+    step, coverages, n_boot, random_state
+        As in :func:`rolling_backtest` and :func:`summarize_backtest`.
+
+    Returns
+    -------
+    GeoDataFrame
+        CellScores (grid rows plus ``risk`` and ``rank``); ``attrs["model_card"]``
+        holds the card (see :func:`build_model_card`), ``attrs["backtest"]`` the
+        backtest summary as records.
+
+    Examples
+    --------
+    >>> import intel
+    >>> from intel.evaluate import build_forecast
+    >>> incidents = intel.make_synthetic(n_background=1500, random_state=0)
+    >>> grid = intel.make_grid(incidents, cell_size_m=500)
+    >>> scores = build_forecast(incidents, intel.KDERisk(), grid=grid, backtest_origins=4, n_boot=200)
+    >>> scores.attrs["model_card"]["backtest"]["n_origins"]
+    4
+    """
+    from sklearn.base import clone
+
+    owner = "build_forecast"
+    check_incidents(incidents, owner=owner, need=("geometry", "occurred_at"))
+    check_number("backtest_origins", backtest_origins, owner, low=0, integer=True)
+    automatic: dict[str, Any] = {}
+    if origin is None:
+        if incidents["occurred_at"].isna().all():
+            raise InputError(f"{owner}: the incidents have no occurred_at times; give origin=.")
+        origin, automatic["origin"] = _after_last_day(incidents["occurred_at"])
+        announce("%s: forecast origin set to %s (%s). Pass origin= to choose.", owner, origin, automatic["origin"]["rule"])
+    label = model_label(model)
+    fitted = clone(model).fit(incidents, grid=grid, origin=origin)
+    scores = fitted.predict(horizon=horizon)
+    summary = None
+    if backtest_origins:
+        s = parse_period(step, "step", owner)
+        end = fitted.origin_
+        start = end
+        for _ in range(backtest_origins):
+            start = start - s
+        results = rolling_backtest(incidents, {label: model}, grid=grid, start=start, end=end, horizon=horizon,
+                                   step=step, coverages=coverages, errors="warn")
+        summary = summarize_backtest(results, n_boot=n_boot, random_state=random_state)
+        scores.attrs["backtest"] = summary.to_dict(orient="records")
+    scores.attrs["model_card"] = build_model_card(fitted, summary, incidents=incidents, grid=grid, horizon=horizon,
+                                                  label=label)
+    params = {"model": label, "origin": origin if not automatic else None, "horizon": horizon,
+              "backtest_origins": backtest_origins, "step": step, "coverages": list(coverages), "n_boot": n_boot}
+    seed = random_state if not isinstance(random_state, np.random.Generator) else "Generator"
+    return attach(scores, make_record(owner, params, automatic=automatic, seed=seed,
+                                      extra={"origin": fitted.origin_, "n_train": fitted.n_train_}))
 
 
 # ------------------------------------------------------------------ summaries
