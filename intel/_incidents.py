@@ -30,6 +30,7 @@ from typing import Iterable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ._provenance import announce
 from .exceptions import CRSError, InputError
@@ -70,8 +71,10 @@ def check_incidents(incidents: object, *, owner: str, need: Iterable[str] = ("ge
             f"It has {list(incidents.columns)[:20]}. Load it with intel.read_incidents, which produces them."
         )
     if len(incidents):
-        types = set(incidents.geom_type.dropna().unique())
-        if types - {"Point"}:
+        # type ids (0 = Point, -1 = missing) cost a fraction of geom_type's strings on millions of rows
+        type_ids = np.bincount(shapely.get_type_id(incidents.geometry.values) + 1, minlength=2)
+        if type_ids[2:].any():
+            types = set(incidents.geom_type.dropna().unique())
             raise InputError(f"{owner}: incidents must be points; found geometry types {sorted(types)}.")
     check_metric_crs(incidents.crs, owner=owner, what="incidents")
     return incidents
