@@ -62,7 +62,7 @@ _export("models", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", 
 _export("evaluate", "hit_rate", "pai", "pei", "rri", "score_forecast", "capture_curve", "rolling_backtest",
         "summarize_backtest", "build_model_card")
 _export("patrol", "recommend_patrols", "plan_routes", "design_beats", "locate_posts", "simulate_feedback",
-        "audit_patrols", "build_visit_log", "evaluate_patrols")
+        "audit_patrols", "build_visit_log", "evaluate_patrols", "reported_only")
 _export("maps", "map_scores", "map_hotspots", "map_emerging", "map_density", "map_clusters", "map_patrols")
 _export("plots", "plot_grid", "plot_hour_weekday", "plot_trend", "plot_capture_curve")
 _export("briefing", "build_briefing")
