@@ -44,20 +44,27 @@ class SpaceTimeIndex(NamedTuple):
     neighbours: np.ndarray  # (n_cells, 4) block number of each forward neighbour, -1 if empty
     radius: float
     tau: float
+    extra: np.ndarray  # (n, m) further coordinates counted in the distance but not gridded (m is usually 0)
 
 
-def build_index(x: np.ndarray, y: np.ndarray, t: np.ndarray | None, radius: float, tau: float = np.inf) -> SpaceTimeIndex:
+def build_index(x: np.ndarray, y: np.ndarray, t: np.ndarray | None, radius: float, tau: float = np.inf,
+                extra: np.ndarray | None = None) -> SpaceTimeIndex:
     """Index points for pairs with distance <= ``radius`` and ``|dt| <= tau``.
 
-    ``t`` may be ``None`` (pure spatial search). Coordinates must be finite.
+    ``t`` may be ``None`` (pure spatial search). ``extra`` holds further coordinate
+    columns (a third spatial dimension, say) that count in the distance; the grid
+    uses ``x`` and ``y`` only, which is still exact because a projection never
+    lengthens a distance. Coordinates must be finite.
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     t = np.zeros(x.size) if t is None else np.ascontiguousarray(t, dtype=np.float64)
+    extra = np.zeros((x.size, 0)) if extra is None else np.asarray(extra, dtype=np.float64).reshape(x.size, -1)
     n = x.size
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return SpaceTimeIndex(empty, x, y, t, empty, empty, np.zeros((0, 4), np.int64), float(radius), float(tau))
+        return SpaceTimeIndex(empty, x, y, t, empty, empty, np.zeros((0, 4), np.int64), float(radius), float(tau),
+                              extra)
     x0, y0 = x.min(), y.min()
     span = max(x.max() - x0, y.max() - y0, 1.0)
     # A cell no smaller than the radius keeps every pair within the 3 x 3 block; the
@@ -78,7 +85,7 @@ def build_index(x: np.ndarray, y: np.ndarray, t: np.ndarray | None, radius: floa
     pos_c = np.minimum(pos, ukeys.size - 1)
     neighbours = np.where(ukeys[pos_c] == wanted, pos_c, -1).astype(np.int64)
     return SpaceTimeIndex(order.astype(np.int64), x[order], y[order], t[order], starts, ends, neighbours,
-                          float(radius), float(tau))
+                          float(radius), float(tau), np.ascontiguousarray(extra[order]))
 
 
 @njit(cache=True, inline="always")
@@ -92,8 +99,19 @@ def _window_start(t, s, e, tp, tau):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _dist2(x, y, extra, p, q):
+    dx = x[q] - x[p]
+    dy = y[q] - y[p]
+    d2 = dx * dx + dy * dy
+    for m in range(extra.shape[1]):
+        dz = extra[q, m] - extra[p, m]
+        d2 += dz * dz
+    return d2
+
+
 @njit(cache=True)
-def _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, fill, offsets, out_i, out_j, out_d2, base,
+def _visit_cell(b, x, y, t, extra, starts, ends, neighbours, r2, tau, fill, offsets, out_i, out_j, out_d2, base,
                 counts_fwd, counts_all):
     """Pairs of the points of cell ``b`` (see module docstring).
 
@@ -103,15 +121,13 @@ def _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, fill, offsets, ou
     """
     s0, e0 = starts[b], ends[b]
     for p in range(s0, e0):
-        xp, yp, tp = x[p], y[p], t[p]
+        tp = t[p]
         k = offsets[p] - base if fill else 0
         found = 0
         for q in range(p + 1, e0):  # own cell: later points, already in time order
             if t[q] - tp > tau:
                 break
-            dx = x[q] - xp
-            dy = y[q] - yp
-            d2 = dx * dx + dy * dy
+            d2 = _dist2(x, y, extra, p, q)
             if d2 <= r2:
                 if fill:
                     out_i[k] = p
@@ -130,9 +146,7 @@ def _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, fill, offsets, ou
                 dt = t[q] - tp
                 if dt > tau:
                     break
-                dx = x[q] - xp
-                dy = y[q] - yp
-                d2 = dx * dx + dy * dy
+                d2 = _dist2(x, y, extra, p, q)
                 if d2 <= r2:
                     if fill:
                         out_i[k] = p
@@ -148,30 +162,30 @@ def _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, fill, offsets, ou
 
 
 @njit(cache=True)
-def _count_pairs(x, y, t, starts, ends, neighbours, r2, tau):
+def _count_pairs(x, y, t, extra, starts, ends, neighbours, r2, tau):
     n = x.size
     counts_fwd = np.zeros(n, dtype=np.int64)
     counts_all = np.zeros(n, dtype=np.int64)
     dummy_i = np.zeros(0, dtype=np.int32)
     dummy_d = np.zeros(0, dtype=np.float64)
     for b in range(starts.size):
-        _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, False, counts_fwd, dummy_i, dummy_i, dummy_d, 0,
-                    counts_fwd, counts_all)
+        _visit_cell(b, x, y, t, extra, starts, ends, neighbours, r2, tau, False, counts_fwd, dummy_i, dummy_i,
+                    dummy_d, 0, counts_fwd, counts_all)
     return counts_fwd, counts_all
 
 
 @njit(cache=True, parallel=True)
-def _fill_pairs(x, y, t, starts, ends, neighbours, r2, tau, offsets, b0, b1, out_i, out_j, out_d2):
+def _fill_pairs(x, y, t, extra, starts, ends, neighbours, r2, tau, offsets, b0, b1, out_i, out_j, out_d2):
     base = offsets[starts[b0]]
     dummy = np.zeros(0, dtype=np.int64)
     for b in prange(b0, b1):
-        _visit_cell(b, x, y, t, starts, ends, neighbours, r2, tau, True, offsets, out_i, out_j, out_d2, base,
+        _visit_cell(b, x, y, t, extra, starts, ends, neighbours, r2, tau, True, offsets, out_i, out_j, out_d2, base,
                     dummy, dummy)
 
 
 def count_pairs(index: SpaceTimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Per sorted position: pairs found from it (forward) and pairs it belongs to (all)."""
-    return _count_pairs(index.x, index.y, index.t, index.starts, index.ends, index.neighbours,
+    return _count_pairs(index.x, index.y, index.t, index.extra, index.starts, index.ends, index.neighbours,
                         index.radius**2, index.tau)
 
 
@@ -203,8 +217,8 @@ def iter_pairs(
             out_i = np.empty(size, dtype=np.int32)
             out_j = np.empty(size, dtype=np.int32)
             out_d2 = np.empty(size, dtype=np.float64)
-            _fill_pairs(index.x, index.y, index.t, index.starts, index.ends, index.neighbours, index.radius**2,
-                        index.tau, offsets, b0, b1, out_i, out_j, out_d2)
+            _fill_pairs(index.x, index.y, index.t, index.extra, index.starts, index.ends, index.neighbours,
+                        index.radius**2, index.tau, offsets, b0, b1, out_i, out_j, out_d2)
             yield out_i, out_j, out_d2
         b0 = b1
 

@@ -151,15 +151,15 @@ class STDBSCAN(ClusterMixin, BaseEstimator):
         check_number("eps_days", self.eps_days, owner, low=0.0)
         check_number("min_samples", self.min_samples, owner, low=1, integer=True)
         check_option("metric_time", self.metric_time, owner, TIME_METRICS)
-        x, y_, t, ok, per_day = _space_time_input(self, X, owner, self.metric_time)
-        labels = np.full(x.size, -1, dtype=np.int64)
-        core = np.zeros(x.size, dtype=bool)
+        space, t, ok, per_day = _space_time_input(self, X, owner, self.metric_time)
+        labels = np.full(t.size, -1, dtype=np.int64)
+        core = np.zeros(t.size, dtype=bool)
         if ok.any():
-            labels[ok], core[ok] = st_dbscan(x[ok], y_[ok], t[ok], float(self.eps_m),
-                                             float(self.eps_days) * per_day, int(self.min_samples))
+            labels[ok], core[ok] = st_dbscan(space[ok], t[ok], float(self.eps_m), float(self.eps_days) * per_day,
+                                             int(self.min_samples))
         self.labels_ = labels
         self.core_sample_indices_ = np.flatnonzero(core)
-        self.components_ = np.column_stack([x, y_, t / per_day])[self.core_sample_indices_]
+        self.components_ = np.column_stack([space, t / per_day])[self.core_sample_indices_]
         self.n_clusters_ = int(labels.max()) + 1 if labels.size else 0
         return self
 
@@ -170,35 +170,40 @@ class STDBSCAN(ClusterMixin, BaseEstimator):
 
 
 def _space_time_input(est: BaseEstimator, X: Any, owner: str, metric_time: str):
-    """``x, y, t, ok, per_day`` from incidents or an ``(n, 3)`` array (sets ``n_features_in_``)."""
+    """``space (n, d), t, ok, per_day`` from incidents or an array (sets ``n_features_in_``)."""
     if isinstance(X, gpd.GeoDataFrame):
         est.n_features_in_ = 3
-        return incident_xyt(X, owner=owner, metric_time=metric_time)
-    arr = _check_array(est, X, owner, n_columns=3, what="x_m, y_m, t_days")
-    t = np.floor(arr[:, 2]) if metric_time == "calendar_days" else arr[:, 2]
-    return arr[:, 0], arr[:, 1], t, np.ones(arr.shape[0], dtype=bool), 1.0
+        x, y, t, ok, per_day = incident_xyt(X, owner=owner, metric_time=metric_time)
+        return np.column_stack([x, y]), t, ok, per_day
+    arr = _check_array(est, X, owner, n_columns=(2, None), what="x_m, y_m, t_days")
+    t = np.floor(arr[:, -1]) if metric_time == "calendar_days" else arr[:, -1]
+    return arr[:, :-1], t, np.ones(arr.shape[0], dtype=bool), 1.0
 
 
-def _check_array(est: BaseEstimator, X: Any, owner: str, *, n_columns: int, what: str) -> np.ndarray:
+def _check_array(est: BaseEstimator, X: Any, owner: str, *, n_columns: tuple[int, int | None], what: str) -> np.ndarray:
+    """Validate an array with ``n_columns = (fewest, most)`` columns (``None``: no limit)."""
     from sklearn.utils.validation import validate_data
 
     try:
         arr = validate_data(est, X, dtype=np.float64, ensure_min_samples=1)
     except ValueError as exc:
         raise InputError(f"{owner}.fit: {exc} Pass an Incidents GeoDataFrame or an array of {what}.") from None
-    if arr.shape[1] != n_columns:
+    low, high = n_columns
+    if arr.shape[1] < low or (high is not None and arr.shape[1] > high):
+        wanted = f"{low}" if high == low else f"at least {low}"
         raise InputError(
-            f"{owner}.fit needs {n_columns} columns ({what}); got an array with {arr.shape[1]}. "
+            f"{owner}.fit needs {wanted} columns ({what}); got an array with n_features = {arr.shape[1]}. "
             "Pass an Incidents GeoDataFrame, or stack the columns in that order."
         )
     return arr
 
 
-def st_dbscan(x: np.ndarray, y: np.ndarray, t: np.ndarray, eps_m: float, tau: float,
+def st_dbscan(space: np.ndarray, t: np.ndarray, eps_m: float, tau: float,
               min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """ST-DBSCAN labels and core flags for finite arrays (``tau`` in the units of ``t``)."""
-    n = x.size
-    index = build_index(x, y, t, eps_m, tau)
+    """ST-DBSCAN labels and core flags for finite coordinates ``(n, d)`` and times (``tau`` in ``t``'s units)."""
+    n = t.size
+    y = space[:, 1] if space.shape[1] > 1 else np.zeros(n)
+    index = build_index(space[:, 0], y, t, eps_m, tau, extra=space[:, 2:])
     counts_fwd, counts_all = count_pairs(index)
     core = counts_all + 1 >= min_samples  # +1: a point is its own neighbour, as in DBSCAN
     parent = np.arange(n, dtype=np.int64)
@@ -438,7 +443,7 @@ class NNH(ClusterMixin, BaseEstimator):
             self.n_features_in_ = 2
             x, y_, _, ok, _ = incident_xyt(X, owner=owner, need_time=False)
         else:
-            arr = _check_array(self, X, owner, n_columns=2, what="x_m, y_m")
+            arr = _check_array(self, X, owner, n_columns=(2, 2), what="x_m, y_m")
             x, y_, ok = arr[:, 0], arr[:, 1], np.ones(arr.shape[0], dtype=bool)
         points = np.column_stack([x[ok], y_[ok]])
         self.area_m2_ = _study_area(points, self.area, owner)
