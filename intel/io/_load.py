@@ -614,7 +614,8 @@ class _Loader:
 
     # ------------------------------------------------------------------ output
     def _other_columns(self) -> tuple[list[str], list[str], list[str]]:
-        consumed = set(self.cols.values())
+        unused_pair = {"xy": ("lat", "lon"), "latlon": ("x", "y")}.get(self.mode, ())
+        consumed = {col for fld, col in self.cols.items() if fld not in unused_pair}
         if self.mode == "geometry":
             consumed.add(self.raw.geometry.name)
         candidates = [c for c in self.raw.columns if c not in consumed]

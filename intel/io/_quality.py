@@ -39,9 +39,10 @@ Warnings (rows kept)
   most common location;
 * **default times** (minute-resolution rows): the share of rows at exactly 00:00 (or
   12:00) is at least 1.5 times the mean share at exactly the neighbouring on-the-hour
-  times (23:00 and 01:00; 11:00 and 13:00), with a Poisson excess of z >= 4; and the
-  count of rows on the 1st of the month (day, hour or minute resolution) is at least
-  1.15 times the mean count on days 2-28, with z >= 4;
+  times (23:00 and 01:00; 11:00 and 13:00), with a Poisson excess of z >= 4 and at
+  least 20 rows; and the count of rows on the 1st of the month (day, hour or minute
+  resolution) is at least 1.15 times the mean count on days 2-28, with z >= 4 and at
+  least 20 rows;
 * **low geocoding rate**: fewer than 85% of the rows read have usable coordinates.
 """
 
@@ -72,6 +73,7 @@ DEFAULT_LOCATION_RATIO = 3.0
 DEFAULT_TIME_RATIO = 1.5
 FIRST_OF_MONTH_RATIO = 1.15
 EXCESS_Z = 4.0
+MIN_EXCESS_ROWS = 20
 GEOCODING_RATE = 0.85
 
 
@@ -118,7 +120,8 @@ def default_time_warnings(local_minutes: np.ndarray, days: np.ndarray, minute_ro
         for hour, label in ((0, "00:00"), (12, "12:00")):
             neighbours = on_hour[[(hour - 1) % 24, (hour + 1) % 24]].mean()
             obs = on_hour[hour]
-            if obs >= DEFAULT_TIME_RATIO * max(neighbours, 1.0) and _excess(obs, neighbours) >= EXCESS_Z:
+            if (obs >= DEFAULT_TIME_RATIO * max(neighbours, 1.0) and _excess(obs, neighbours) >= EXCESS_Z
+                    and obs - neighbours >= MIN_EXCESS_ROWS):
                 found.append(
                     f"{int(obs)} rows ({100 * obs / mins.size:.1f}%) are at exactly {label}, "
                     f"{obs / max(neighbours, 1.0):.1f} times the rate at the neighbouring on-the-hour times: "
@@ -129,7 +132,8 @@ def default_time_warnings(local_minutes: np.ndarray, days: np.ndarray, minute_ro
         per_day = np.bincount(d, minlength=32).astype(float)
         expected = per_day[2:29].mean()
         obs = per_day[1]
-        if expected > 0 and obs >= FIRST_OF_MONTH_RATIO * expected and _excess(obs, expected) >= EXCESS_Z:
+        if (expected > 0 and obs >= FIRST_OF_MONTH_RATIO * expected and _excess(obs, expected) >= EXCESS_Z
+                and obs - expected >= MIN_EXCESS_ROWS):
             found.append(
                 f"{int(obs)} rows fall on the 1st of the month, {obs / expected:.2f} times the mean of days 2-28: "
                 "the 1st is probably a default for an unknown day (common for fraud and sexual offences)"

@@ -378,7 +378,7 @@ def _read_sql(source: Any, *, table: str | None, query: str | None) -> Source:
             frame = pd.read_sql_query(sa.text(query), engine)
     except ValueError as exc:
         raise InputError(f"{label}: {exc}. Check table= (the tables are {_tables(engine)}).") from None
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
         first = str(exc).splitlines()[0]
         raise ParseError(f"{label}: the database refused the read: {first}.") from None
     if len(frame) == 0:
