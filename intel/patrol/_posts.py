@@ -12,6 +12,7 @@ Fisher 1978).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import geopandas as gpd
@@ -185,9 +186,13 @@ def _solve_mclp(cover: sp.csc_matrix, risk: np.ndarray, k: int, time_limit_s: fl
         import pulp
     except ImportError as exc:  # pragma: no cover - pulp comes with spopt, a dependency
         return None, f"PuLP is unavailable ({exc})"
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
+    with warnings.catch_warnings():
+        # PuLP 3.3 announces that the bundled CBC moves to an extra in PuLP 4; it is still the one installed
+        warnings.simplefilter("ignore", DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
     if not solver.available():  # pragma: no cover - CBC ships with pulp
         return None, "the CBC solver is unavailable"
+    new_api = hasattr(pulp.LpProblem, "add_variable")
     csr = cover.tocsr()
     demand = [i for i in np.flatnonzero(risk > 0) if csr.indptr[i + 1] > csr.indptr[i]]
     sites = np.unique(csr[demand].indices) if demand else np.array([], dtype=np.int64)
@@ -195,8 +200,10 @@ def _solve_mclp(cover: sp.csc_matrix, risk: np.ndarray, k: int, time_limit_s: fl
         extra = [j for j in range(cover.shape[1]) if j not in set(sites.tolist())][: k - len(sites)]
         return sorted(sites.tolist() + extra), ""
     problem = pulp.LpProblem("mclp", pulp.LpMaximize)
-    x = {int(j): pulp.LpVariable(f"x_{j}", cat="Binary") for j in sites}
-    y = {int(i): pulp.LpVariable(f"y_{i}", lowBound=0, upBound=1) for i in demand}
+    variable = problem.add_variable if new_api else pulp.LpVariable  # PuLP >= 3.3 attaches variables to the model
+    x = {int(j): variable(f"x_{j}", 0, 1, cat="Binary") for j in sites}
+    # y (covered) may be continuous: with binary x the optimum puts it at 0 or 1 anyway
+    y = {int(i): variable(f"y_{i}", 0, 1) for i in demand}
     problem += pulp.lpSum(float(risk[i]) * y[i] for i in demand)
     for i in demand:
         problem += y[i] <= pulp.lpSum(x[int(j)] for j in csr.indices[csr.indptr[i]:csr.indptr[i + 1]])

@@ -59,7 +59,7 @@ def plan_routes(
     -------
     GeoDataFrame
         One row per leg: ``shift``, ``unit``, ``stop`` (1 = first place; the return
-        leg, when closed, has ``place_id`` None), ``place_id``, ``leg_m``,
+        leg, when closed, has a missing ``place_id``), ``place_id``, ``leg_m``,
         ``leg_minutes``, ``cumulative_minutes`` (travel only) and the leg as a
         LineString. ``attrs["routes"]`` summarises each round: ``distance_m``,
         ``travel_minutes``, ``visit_minutes`` (one visit to each place),
