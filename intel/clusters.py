@@ -627,7 +627,8 @@ def build_cluster_table(
         table["last_date"] = pd.NaT
     table["centroid_x"], table["centroid_y"] = cx, cy
     table["sde_sx_m"], table["sde_sy_m"], table["sde_rotation_deg"] = sx, sy, rot
-    table["ellipse_wkt"] = shapely.to_wkt(_ellipse_polygons(cx, cy, sx, sy, rot, int(n_vertices)), rounding_precision=3)
+    wkt = shapely.to_wkt(_ellipse_polygons(cx, cy, sx, sy, rot, int(n_vertices)), rounding_precision=3)
+    table["ellipse_wkt"] = pd.array(wkt, dtype="string")
     table["dominant_category"], table["dominant_share"] = _dominant(incidents, rows, cid, n)
     hulls = shapely.convex_hull(shapely.multipoints(np.column_stack([x, y]), indices=cid)) if k else []
     out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(hulls, crs=incidents.crs), crs=incidents.crs)
@@ -661,21 +662,20 @@ def _sde(dx: np.ndarray, dy: np.ndarray, cid: np.ndarray, n: np.ndarray, method:
 
 
 def _ellipse_polygons(cx, cy, sx, sy, rot_deg, n_vertices):
-    if cx.size == 0:
-        return np.array([], dtype=object)
-    theta = np.radians(np.nan_to_num(rot_deg))
-    phi = np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)
-    # x axis: clockwise by theta from east; y axis: clockwise by theta from north
-    ux, uy = np.cos(theta)[:, None], -np.sin(theta)[:, None]
-    vx, vy = np.sin(theta)[:, None], np.cos(theta)[:, None]
-    a = sx[:, None] * np.cos(phi)[None, :]
-    b = sy[:, None] * np.sin(phi)[None, :]
-    px = cx[:, None] + a * ux + b * vx
-    py = cy[:, None] + a * uy + b * vy
+    out = np.full(cx.size, None, dtype=object)
+    ok = np.isfinite(sx) & np.isfinite(sy)
+    if not ok.any():
+        return out
+    theta = np.radians(rot_deg[ok])[:, None]
+    phi = np.linspace(0, 2 * np.pi, n_vertices, endpoint=False)[None, :]
+    a = sx[ok][:, None] * np.cos(phi)
+    b = sy[ok][:, None] * np.sin(phi)
+    # the x axis is east turned clockwise by theta, the y axis north turned clockwise by theta
+    px = cx[ok][:, None] + a * np.cos(theta) + b * np.sin(theta)
+    py = cy[ok][:, None] - a * np.sin(theta) + b * np.cos(theta)
     ring = np.stack([px, py], axis=-1)
-    ring = np.concatenate([ring, ring[:, :1]], axis=1)
-    polygons = shapely.polygons(ring)
-    return np.where(np.isfinite(sx) & np.isfinite(sy), polygons, None)
+    out[ok] = shapely.polygons(np.concatenate([ring, ring[:, :1]], axis=1))
+    return out
 
 
 def _dominant(incidents: gpd.GeoDataFrame, rows: np.ndarray, cid: np.ndarray, n: np.ndarray):
