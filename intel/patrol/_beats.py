@@ -5,10 +5,13 @@ region k-means) minimise attribute heterogeneity or need a floor, not a balance 
 workload. It is an automatic zoning procedure (Openshaw 1977) with a balance
 objective:
 
-1. seeds: k-means (k-means++ starts) of the cell centres weighted by workload
-   (seeded), one seed cell nearest each centre;
-2. growth: the region with the least workload so far takes its nearest unassigned
-   neighbouring cell, until every cell has a region (so regions are contiguous);
+1. start: a power diagram of the cell centres (Voronoi regions with additive
+   weights, tuned until the regions' workloads balance, centres moved to their
+   regions' centroids; capacity-constrained Voronoi after Balzer, Schlomer & Deussen
+   2009), seeded by a workload-weighted k-means; power regions are convex, so compact;
+2. repair: any piece of a region cut off from the rest (the grid is not continuous
+   space) goes to the neighbouring region it touches most, so every region is
+   contiguous;
 3. local search: a cell on a region's edge moves to the neighbouring region when that
    lowers ``sum_r ((L_r - L_mean) / L_mean)^2 + compactness_weight * I`` (``L_r`` the
    region's workload, ``I`` the moment of inertia of the regions about their own
@@ -54,7 +57,7 @@ def design_beats(
     hours_per_incident: float = 1.0,
     workload_days: float = 365.0,
     response_hours_per_officer: float = 560.0,
-    compactness_weight: float = 0.1,
+    compactness_weight: float = 0.5,
     random_state: int | np.random.Generator | None = 0,
 ) -> gpd.GeoDataFrame:
     """Partition a district's cells into contiguous, compact beats of balanced workload.
@@ -120,6 +123,8 @@ def design_beats(
     ----------
     Openshaw, S. (1977). A geographical solution to scale and aggregation problems in
     region-building, partitioning and spatial modelling. Trans. IBG 2(4).
+    Balzer, M., Schlomer, T. & Deussen, O. (2009). Capacity-constrained point
+    distributions: a variant of Lloyd's method. ACM Trans. Graphics 28(3).
     Wilson, J. M. & Weiss, A. (2012). A Performance-Based Approach to Police
     Staffing and Allocation. COPS Office, US Department of Justice.
 
@@ -156,7 +161,7 @@ def design_beats(
     if links:
         announce("%s: the cells form %d separate groups; each was linked to its nearest neighbour group so beats can span them",
                  owner, links + 1)
-    labels = _seed_and_grow(load, centres, w, n_beats, rng)
+    labels = _repair_contiguity(_power_partition(load, centres, n_beats, rng), load, w, n_beats)
     labels, passes = _local_search(labels, load, centres, w, n_beats, compactness_weight)
 
     beats = _beat_table(cells, labels, load, n_beats)
@@ -213,42 +218,69 @@ def _connect_components(w: sp.csr_matrix, centres: np.ndarray) -> tuple[sp.csr_m
     return w.tocsr(), links
 
 
-def _seed_and_grow(load: np.ndarray, centres: np.ndarray, w: sp.csr_matrix, k: int, rng: np.random.Generator) -> np.ndarray:
-    n = load.size
+def _power_partition(load: np.ndarray, centres: np.ndarray, k: int, rng: np.random.Generator,
+                     n_outer: int = 30, n_inner: int = 60) -> np.ndarray:
+    """Balanced, compact starting partition: a power diagram (Voronoi cells with additive weights).
+
+    Each cell goes to the region minimising ``|x - c_r|^2 - offset_r``; offsets rise for
+    regions short of the mean workload and fall for those above it, and the region
+    centres move to the centroids of their cells (capacity-constrained Voronoi, after
+    Balzer, Schlomer & Deussen 2009). Power cells are convex, so regions come out compact.
+    """
     weight = load + max(load.mean(), 1e-9) * 0.05  # empty cells still pull a little, so seeds cover the area
-    seeds: list[int] = []
-    for c in _weighted_kmeans(centres, weight, k, rng):
-        d = np.hypot(centres[:, 0] - c[0], centres[:, 1] - c[1])
-        d[seeds] = np.inf
-        seeds.append(int(np.argmin(d)))
-    labels = np.full(n, -1, dtype=np.int64)
-    total = np.zeros(k)
-    sums = np.zeros((k, 2))
-    count = np.zeros(k)
-    for r, s in enumerate(seeds):
-        labels[s] = r
-        total[r] += load[s]
-        sums[r] += centres[s]
-        count[r] += 1
-    indptr, indices = w.indptr, w.indices
-    blocked = np.zeros(k, dtype=bool)
-    while (labels < 0).any():
-        open_regions = np.flatnonzero(~blocked)
-        if open_regions.size == 0:
+    sites = _weighted_kmeans(centres, weight, k, rng)
+    scale = float(((centres - centres.mean(axis=0)) ** 2).sum(axis=1).mean()) / k
+    mean = max(load.sum() / k, 1e-12)
+    offset = np.zeros(k)
+    best, best_score = None, np.inf
+    for _ in range(n_outer):
+        d2 = ((centres[:, None, :] - sites[None, :, :]) ** 2).sum(axis=2)
+        for _ in range(n_inner):
+            labels = np.argmin(d2 - offset[None, :], axis=1)
+            loads = np.bincount(labels, weights=load, minlength=k)
+            score = loads.max() / mean
+            if score < best_score:
+                best, best_score = labels.copy(), score
+            offset += 0.5 * scale * (mean - loads) / mean
+        counts = np.bincount(labels, minlength=k)
+        for r in np.flatnonzero(counts):
+            sites[r] = centres[labels == r].mean(axis=0)
+    return best
+
+
+def _repair_contiguity(labels: np.ndarray, load: np.ndarray, w: sp.csr_matrix, k: int) -> np.ndarray:
+    """Give every detached piece of a region to the neighbouring region it touches most."""
+    labels = labels.copy()
+    for _ in range(labels.size):
+        changed = False
+        for r in range(k):
+            members = np.flatnonzero(labels == r)
+            if members.size <= 1:
+                continue
+            sub = w[members][:, members]
+            n_comp, comp = sp.csgraph.connected_components(sub, directed=False)
+            if n_comp == 1:
+                continue
+            mass = np.bincount(comp, weights=load[members] + 1e-9, minlength=n_comp)
+            keep = int(np.argmax(mass))
+            for c in range(n_comp):
+                if c == keep:
+                    continue
+                piece = members[comp == c]
+                touching = labels[w[piece].indices]
+                touching = touching[touching != r]
+                if touching.size:
+                    labels[piece] = np.bincount(touching, minlength=k).argmax()
+                    changed = True
+        if not changed:
             break
-        r = int(open_regions[np.argmin(total[open_regions])])
-        members = np.flatnonzero(labels == r)
-        frontier = np.unique(np.concatenate([indices[indptr[i]:indptr[i + 1]] for i in members]))
-        frontier = frontier[labels[frontier] < 0]
-        if frontier.size == 0:
-            blocked[r] = True
-            continue
-        centre = sums[r] / count[r]
-        best = int(frontier[np.argmin(np.hypot(centres[frontier, 0] - centre[0], centres[frontier, 1] - centre[1]))])
-        labels[best] = r
-        total[r] += load[best]
-        sums[r] += centres[best]
-        count[r] += 1
+    for r in np.setdiff1d(np.arange(k), labels):
+        # a region lost all its cells: it restarts from a cell the largest region can spare
+        donor = np.flatnonzero(labels == np.bincount(labels, minlength=k).argmax())
+        for cell in donor:
+            if _connected(donor[donor != cell], w):
+                labels[cell] = r
+                break
     return labels
 
 
