@@ -20,6 +20,12 @@ period is the cumulative count of the incidents it is allowed to see, per period
 ``allocation="top"`` sends one unit to each of the ``units`` highest-ranked areas (as
 :func:`recommend_patrols` does with places); ``"proportional"`` spreads all patrol
 minutes in proportion to the estimates (Ensign et al.'s urn).
+
+With equal true rates everywhere, any lasting concentration of patrol is an artefact
+of the loop: without safeguards, ``"top"`` patrols lock onto whichever areas led the
+first noisy forecast (their cumulative ``top_share`` goes to 1 and the data overstate
+them several times over); with safeguards the lead keeps changing hands and the
+cumulative allocation spreads out.
 """
 
 from __future__ import annotations
@@ -93,7 +99,7 @@ def simulate_feedback(
         patrol minutes across areas), ``gini_cumulative`` (of the minutes so far),
         ``top_share`` (share of the minutes so far in the ``units`` most patrolled
         areas), ``rank_error`` (1 - Spearman correlation of the forecast with the
-        truth: 0 is perfect), ``top_miss`` (share of the truly highest ``units`` areas
+        truth: 0 is perfect; NaN when the truth is the same everywhere), ``top_miss`` (share of the truly highest ``units`` areas
         missing from the forecast's top ``units``), ``patrolled_bias`` (the
         forecast's share of incidents in the ``units`` areas patrolled most this period
         over their true share: above 1 the data overstate them), ``discovered_share`` (share of
@@ -158,7 +164,7 @@ def simulate_feedback(
             "gini": gini(minutes),
             "gini_cumulative": gini(cumulative),
             "top_share": float(np.sort(cumulative)[::-1][:units].sum() / cumulative.sum()),
-            "rank_error": float(1.0 - spearmanr(estimate, truth).statistic),
+            "rank_error": _rank_error(estimate, truth),
             "top_miss": float(1.0 - np.isin(true_top, _top(estimate, units, rng)).mean()),
             "patrolled_bias": float(est_share / true_share) if true_share > 0 else np.nan,
             "discovered_share": float(discovered_seen / seen.sum()) if seen.sum() > 0 else 0.0,
@@ -189,6 +195,13 @@ def gini(values: np.ndarray) -> float:
         return 0.0
     i = np.arange(1, n + 1)
     return float(((2 * i - n - 1) * x).sum() / (n * total))
+
+
+def _rank_error(estimate: np.ndarray, truth: np.ndarray) -> float:
+    """1 - Spearman correlation; NaN when either side is constant (no ranking to get wrong)."""
+    if np.ptp(truth) == 0 or np.ptp(estimate) == 0:
+        return float("nan")
+    return float(1.0 - spearmanr(estimate, truth).statistic)
 
 
 def _truth(truth_rates: Any, owner: str) -> tuple[list[Any], np.ndarray]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +19,12 @@ from ._common import check_plan
 __all__ = ["reported_only", "audit_patrols"]
 
 
-def reported_only(incidents: gpd.GeoDataFrame, *, include_discovered: bool = False) -> gpd.GeoDataFrame:
+def reported_only(
+    incidents: gpd.GeoDataFrame,
+    *,
+    include_discovered: bool = False,
+    discovered_categories: Iterable[str] | None = None,
+) -> gpd.GeoDataFrame:
     """Keep the incidents reported by the public, for forecasts that steer patrols.
 
     Incidents that police find themselves (``detection == "discovered"``: drugs,
@@ -37,6 +42,11 @@ def reported_only(incidents: gpd.GeoDataFrame, *, include_discovered: bool = Fal
     include_discovered : bool
         Keep discovered incidents too. Doing so warns (``DataQualityWarning``) when
         there are any, because they feed patrol presence back into the forecast.
+    discovered_categories : iterable of str, optional
+        Categories that count as discovered whatever ``detection`` says (matched
+        case-insensitively), for sources without a detection field: offences that
+        mostly come to light through police activity, e.g. ``("NARCOTICS",
+        "WEAPONS VIOLATION", "PROSTITUTION")`` for Chicago.
 
     Returns
     -------
@@ -67,6 +77,16 @@ def reported_only(incidents: gpd.GeoDataFrame, *, include_discovered: bool = Fal
     if not isinstance(include_discovered, (bool, np.bool_)):
         raise InputError(f"The 'include_discovered' parameter of {owner} must be True or False. Got {include_discovered!r} instead.")
     out = incidents.copy()
+    if discovered_categories is not None:
+        if isinstance(discovered_categories, str):
+            discovered_categories = [discovered_categories]
+        wanted = {str(c).casefold() for c in discovered_categories}
+        if "category" not in incidents.columns:
+            raise InputError(f"{owner}: discovered_categories needs a 'category' column in the incidents.")
+        by_category = incidents["category"].astype("string").str.casefold().isin(wanted).fillna(False).to_numpy(bool)
+        detection = out["detection"].astype("string") if "detection" in out.columns else pd.Series(pd.NA, index=out.index, dtype="string")
+        out["detection"] = detection.where(~by_category, "discovered")
+        incidents = out
     if "detection" not in incidents.columns:
         warnings.warn(
             f"{owner}: the incidents have no 'detection' column, so reported and discovered incidents cannot be told "
@@ -97,9 +117,13 @@ def reported_only(incidents: gpd.GeoDataFrame, *, include_discovered: bool = Fal
                   "n_reported": int(reported.sum()), "n_discovered": n_disc,
                   "n_unknown": int(len(incidents) - reported.sum() - n_disc),
                   "n_dropped": 0 if include_discovered else n_disc}
+    if discovered_categories is not None:
+        record["discovered_categories"] = sorted(wanted)
     out.attrs = dict(incidents.attrs)
     out.attrs["detection"] = record
-    return attach(out, make_record(owner, {"include_discovered": include_discovered}, extra={"detection": record}))
+    params = {"include_discovered": include_discovered,
+              "discovered_categories": None if discovered_categories is None else sorted(wanted)}
+    return attach(out, make_record(owner, params, extra={"detection": record}))
 
 
 def audit_patrols(

@@ -14,7 +14,7 @@ from scipy.stats import norm
 
 from .._incidents import check_incidents, filter_incidents
 from .._provenance import attach, make_record
-from .._validation import check_number, check_random_state
+from .._validation import check_number
 from .._weights import cell_neighbours
 from ..exceptions import DataQualityWarning, InputError
 from ..grid import assign_cells, count_in_cells, make_grid
@@ -104,8 +104,7 @@ def evaluate_patrols(
     before_days: int = 28,
     after_days: int = 28,
     n_controls: int = 3,
-    permutations: int = 999,
-    random_state: int | np.random.Generator | None = 0,
+    match_days: int = 365,
 ) -> pd.DataFrame:
     """Did the patrolled places improve more than comparable places that were not patrolled?
 
@@ -113,8 +112,9 @@ def evaluate_patrols(
     (``actual_arrival`` filled in); if no visit is recorded, all planned places are
     treated (intention to treat, with a warning). Each treated cell is matched to
     ``n_controls`` untreated cells with the closest count of reported incidents in the
-    ``before_days`` before ``start`` (greedy, without replacement, busiest treated
-    cells first); cells next to a treated cell (queen neighbours, where displacement or
+    ``match_days`` before ``start`` (greedy, without replacement, busiest treated
+    cells first): the span of history a forecast for the plan would have used, so that
+    treated and control cells are selected on the same information; cells next to a treated cell (queen neighbours, where displacement or
     diffusion of benefits would show) and planned-but-unvisited places are never
     controls. Only reported incidents count (``detection`` not ``"discovered"``):
     patrols discover incidents where they are, which would mask any reduction.
@@ -125,10 +125,9 @@ def evaluate_patrols(
     freedom, at least 1) widening the Wald interval. ``exp(d)`` is the rate ratio
     ``(treated after / treated before) / (control after / control before)``: below 1,
     incidents fell more (or rose less) in the patrolled places. When a count is zero,
-    0.5 is added to all four (Haldane-Anscombe). A permutation test (treated labels
-    shuffled among the matched cells) gives a second p-value that does not lean on the
-    Poisson model; neither accounts for cells of one place moving together, so treat
-    the p-values as approximate.
+    0.5 is added to all four (Haldane-Anscombe). No permutation test is offered: the
+    places were chosen for their counts, not at random, so shuffling the labels would
+    not give the null distribution.
 
     Parameters
     ----------
@@ -149,20 +148,25 @@ def evaluate_patrols(
         Lengths of the two windows.
     n_controls : int
         Control cells per treated cell.
-    permutations : int
-        Permutations for the second p-value (0 to skip).
-    random_state : int, Generator or None
-        Seed of the permutations.
+    match_days : int
+        Length of the matching window, ending at ``start`` (at least ``before_days``).
 
     Returns
     -------
     DataFrame
         One row: ``estimate`` (rate ratio), ``ci_low``, ``ci_high`` (95%),
-        ``p_value`` (quasi-Poisson Wald), ``p_permutation``, ``dispersion``,
+        ``p_value`` (quasi-Poisson Wald), ``dispersion``, ``continuity_correction``,
         ``treated_before``, ``treated_after``, ``control_before``, ``control_after``,
         ``n_treated_cells``, ``n_control_cells``, ``n_treated_places``,
         ``intention_to_treat``, ``start``, ``before_days``, ``after_days``,
-        ``method``.
+        ``matched_on``, ``method``.
+
+    Notes
+    -----
+    The places were chosen because they were busy, partly by chance, so some of their
+    fall afterwards is regression to the mean that matched controls may not share;
+    only a randomised trial (treat a random half of the candidate places) removes
+    that bias. The estimate is evidence, not proof.
 
     Examples
     --------
@@ -187,8 +191,7 @@ def evaluate_patrols(
     check_number("before_days", before_days, owner, low=1, integer=True)
     check_number("after_days", after_days, owner, low=1, integer=True)
     check_number("n_controls", n_controls, owner, low=1, integer=True)
-    check_number("permutations", permutations, owner, low=0, integer=True)
-    rng = check_random_state(random_state)
+    check_number("match_days", match_days, owner, low=1, integer=True)
 
     arrival = visit_log["actual_arrival"].astype("string").str.strip()
     done = arrival.notna() & arrival.ne("")
@@ -214,28 +217,33 @@ def evaluate_patrols(
     if missing:
         raise InputError(f"{owner}: the grid lacks the plan's cells {missing[:5]}; pass grid= (the one the plan was made on).")
     t_pos = position[treated_cells].to_numpy()
-    before = _counts(incidents, grid, start_ts - pd.Timedelta(days=before_days), start_ts)
+    before_start = start_ts - pd.Timedelta(days=before_days)
+    before = _counts(incidents, grid, before_start, start_ts)
     after = _counts(incidents, grid, start_ts, start_ts + pd.Timedelta(days=after_days))
+    # Places are chosen on their recent counts, partly high by chance, and fall back afterwards
+    # (regression to the mean). Controls matched on the same span of history as a forecast for
+    # the plan would use share that selection, so the fall-back shows in both groups.
+    prior = _counts(incidents, grid, start_ts - pd.Timedelta(days=max(match_days, before_days)), start_ts)
 
     excluded = np.zeros(len(grid), dtype=bool)
     excluded[position[[c for c in planned_cells if c in position.index]].to_numpy()] = True
     w = cell_neighbours(grid, "queen")
     excluded[np.asarray(w[t_pos].sum(axis=0)).ravel() > 0] = True
-    c_pos = _match(t_pos, np.flatnonzero(~excluded), before, n_controls)
+    c_pos = _match(t_pos, np.flatnonzero(~excluded), prior, n_controls)
     if c_pos.size == 0:
         raise InputError(f"{owner}: no untreated cells are left to compare with; use a grid larger than the patrolled area.")
-    result = _did(before, after, t_pos, c_pos, permutations, rng)
+    result = _did(before, after, t_pos, c_pos)
     result.update({
         "n_treated_cells": int(t_pos.size), "n_control_cells": int(c_pos.size), "n_treated_places": len(treated_places),
         "intention_to_treat": itt, "start": start_ts.isoformat(), "before_days": before_days, "after_days": after_days,
-        "method": ("difference-in-differences Poisson GLM (quasi-Poisson Wald CI) on reported counts, controls matched "
-                   "on the before count; permutation p-value"),
+        "matched_on": f"reported incidents in the {max(match_days, before_days)} days before the start",
+        "method": ("difference-in-differences Poisson GLM on reported counts (quasi-Poisson Wald CI), controls "
+                   "matched on the count before the start"),
     })
     table = pd.DataFrame([result])
     params = dict(start=start, before_days=before_days, after_days=after_days, n_controls=n_controls,
-                  permutations=permutations, grid=grid is not None)
-    seed = random_state if not isinstance(random_state, np.random.Generator) else "Generator"
-    return attach(table, make_record(owner, params, seed=seed, extra={"n_incidents": len(incidents)}))
+                  match_days=match_days, grid=grid is not None)
+    return attach(table, make_record(owner, params, extra={"n_incidents": len(incidents)}))
 
 
 # ---------------------------------------------------------------- internals
@@ -308,7 +316,7 @@ def _log_rr(bt: float, at: float, bc: float, ac: float) -> tuple[float, float, b
     return math.log((at / bt) / (ac / bc)), 1 / at + 1 / bt + 1 / ac + 1 / bc, corrected
 
 
-def _did(before, after, t_pos, c_pos, permutations, rng) -> dict[str, Any]:
+def _did(before, after, t_pos, c_pos) -> dict[str, Any]:
     bt, at = before[t_pos].sum(), after[t_pos].sum()
     bc, ac = before[c_pos].sum(), after[c_pos].sum()
     log_rr, var, corrected = _log_rr(bt, at, bc, ac)
@@ -321,21 +329,9 @@ def _did(before, after, t_pos, c_pos, permutations, rng) -> dict[str, Any]:
     dispersion = max(1.0, float(((y[ok] - mu[ok]) ** 2 / mu[ok]).sum() / dof)) if dof > 0 else 1.0
     se = math.sqrt(dispersion * var)
     z = log_rr / se
-    p_perm = None
-    if permutations:
-        units = np.concatenate([t_pos, c_pos])
-        b_u, a_u = before[units], after[units]
-        n_t = t_pos.size
-        extreme = 0
-        for _ in range(permutations):
-            perm = rng.permutation(units.size)
-            t, c = perm[:n_t], perm[n_t:]
-            stat, _, _ = _log_rr(b_u[t].sum(), a_u[t].sum(), b_u[c].sum(), a_u[c].sum())
-            extreme += abs(stat) >= abs(log_rr) - 1e-12
-        p_perm = (extreme + 1) / (permutations + 1)
     return {
         "estimate": math.exp(log_rr), "ci_low": math.exp(log_rr - 1.959963984540054 * se),
         "ci_high": math.exp(log_rr + 1.959963984540054 * se), "p_value": float(2 * norm.sf(abs(z))),
-        "p_permutation": p_perm, "dispersion": dispersion, "continuity_correction": corrected,
+        "dispersion": dispersion, "continuity_correction": corrected,
         "treated_before": float(bt), "treated_after": float(at), "control_before": float(bc), "control_after": float(ac),
     }
