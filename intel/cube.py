@@ -280,6 +280,15 @@ def make_calendar(
             f"(first boundary {b0}, last {b1}). Widen the range or choose a shorter freq."
         )
     boundaries = _boundaries(b0, b1, offset, tz)
+    if end is None and len(boundaries) > 1:
+        last_start, last_end = boundaries[-2], boundaries[-1]
+        covered = (_from_us(data_range[1], tz) - last_start) / (last_end - last_start)
+        if covered < 0.5:
+            warnings.warn(
+                f"{owner}: the data end at {_from_us(data_range[1], tz)}, {covered:.0%} of the way into the final "
+                f"period ({last_start} to {last_end}); an incomplete final period looks like a drop in crime. "
+                f"Pass end='{last_start.date()}' to leave it out.", DataQualityWarning, stacklevel=3,
+            )
     for key in ("start", "end"):
         if key in automatic:
             announce("%s: %s set to %s automatically (%s). Pass %s= to choose.",
