@@ -53,12 +53,13 @@ _export("datasets", "load_sample", "list_samples", "make_synthetic")
 _export("grid", "make_grid", "as_grid", "assign_cells")
 _export("density", "score_counts", "score_kde", "score_dual_kde")
 _export("stats", "score_gistar", "score_moran", "score_change", "concentration")
-_export("cube", "build_cube", "build_hour_weekday", "build_period_counts", "compare_periods")
+_export("cube", "build_cube")
+_export("temporal", "build_hour_weekday", "build_period_counts", "compare_periods")
 _export("emerging", "classify_emerging", "mann_kendall")
 _export("clusters", "STDBSCAN", "NNH", "cluster_hdbscan", "build_cluster_table")
 _export("nearrepeat", "knox_test", "classify_near_repeats", "active_alert_zones")
-_export("models", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
-        "GridSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk")
+_export("models", "RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
+        "GridSEPP", "KernelSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk")
 _export("evaluate", "hit_rate", "pai", "pei", "rri", "score_forecast", "capture_curve", "rolling_backtest",
         "summarize_backtest", "build_model_card")
 _export("patrol", "recommend_patrols", "plan_routes", "design_beats", "locate_posts", "simulate_feedback",
