@@ -46,7 +46,30 @@ DATA = Path(os.environ.get("INTEL_SHARED_DATA", REPO.parent / "shared" / "data")
 RESULTS = REPO / "benchmarks" / "results"
 FEET = 0.3048006096012192  # EPSG:3435 is in US survey feet
 
-_CHILD = r"""
+# Appended to each child's setup, which defines ``make()`` (returns the call to time) and
+# ``report(result)`` (a dict of what to say about the call's result).
+MEASURE = r"""
+def status_kb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1])
+
+run = make()
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) so that imports do not mask the call's
+before = status_kb("VmRSS:")
+times = []
+for k in range(repeat):
+    t0 = time.perf_counter()
+    result = run()
+    times.append(time.perf_counter() - t0)
+    if times[-1] > 5:
+        break
+peak = status_kb("VmHWM:")
+print(json.dumps({"seconds": min(times), "runs": len(times), "peak_extra_mb": (peak - before) / 1024,
+                  **report(result)}))
+"""
+
+_SETUP = r"""
 import json, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
@@ -74,26 +97,34 @@ def make():
         return lambda: HDBSCAN(min_cluster_size=20).fit(X[:, :2] - X[:, :2].mean(axis=0)).labels_
     raise SystemExit(f"unknown case {case}")
 
-def status_kb(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1])
-
-run = make()
-open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) so that imports do not mask the call's
-before = status_kb("VmRSS:")
-times = []
-for k in range(repeat):
-    t0 = time.perf_counter()
-    labels = run()
-    times.append(time.perf_counter() - t0)
-    if times[-1] > 5:
-        break
-peak = status_kb("VmHWM:")
-np.save(labels_out, labels)
-print(json.dumps({"seconds": min(times), "runs": len(times), "peak_extra_mb": (peak - before) / 1024,
-                  "n_clusters": int(labels.max()) + 1, "clustered_share": float((labels >= 0).mean())}))
+def report(labels):
+    np.save(labels_out, labels)
+    return {"n_clusters": int(labels.max()) + 1, "clustered_share": float((labels >= 0).mean())}
 """
+
+
+def run_child(setup: str, args: list[str], label: str) -> dict:
+    """Run ``setup`` + :data:`MEASURE` in a fresh interpreter with ``args``; return what it reports."""
+    out = subprocess.run([sys.executable, "-c", setup + MEASURE, *args], capture_output=True, text=True, cwd=REPO)
+    if out.returncode != 0:
+        raise RuntimeError(f"{label} failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"  {label:<28} {result['seconds']:8.3f} s  +{result['peak_extra_mb']:8.1f} MB", flush=True)
+    return result
+
+
+def write_results(name: str, rows: list[dict], ratio: str) -> None:
+    """``benchmarks/results/<name>.json`` with the machine, the definitions and the rows."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = RESULTS / f"{name}.json"
+    target.write_text(json.dumps({
+        "benchmark": name,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "ratio": ratio,
+        "peak_extra_mb": "peak resident memory added by the call (VmHWM reset before it, minus VmRSS before)",
+        "rows": rows,
+    }, indent=2) + "\n")
+    print(f"\nwrote {target.relative_to(REPO)}")
 
 
 def load_chicago(n_max: int) -> np.ndarray:
@@ -113,13 +144,8 @@ def load_chicago(n_max: int) -> np.ndarray:
 
 def run_case(case: str, n: int, repeat: int, data: Path, workdir: Path) -> dict:
     labels = workdir / f"{case}_{n}.npy"
-    out = subprocess.run([sys.executable, "-c", _CHILD, case, str(n), str(repeat), str(data), str(labels)],
-                         capture_output=True, text=True, cwd=REPO)
-    if out.returncode != 0:
-        raise RuntimeError(f"{case} n={n} failed:\n{out.stderr[-2000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_child(_SETUP, [case, str(n), str(repeat), str(data), str(labels)], f"{case} n={n:,}")
     result["labels"] = labels
-    print(f"  {case:<16} n={n:>9,}  {result['seconds']:8.3f} s  +{result['peak_extra_mb']:8.1f} MB", flush=True)
     return result
 
 
@@ -179,17 +205,8 @@ def main() -> None:
         ratio = f"{r['ratio']:7.1f}" if "ratio" in r else f"{'-':>7}"
         print(f"{r['case'][:62]:<62} {r['n']:>9,} {r['intel_s']:9.3f} {r['intel_peak_extra_mb']:9.1f} {base_s} "
               f"{base_mb} {ratio}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / ("clusters_quick.json" if args.quick else "clusters.json")
-    target.write_text(json.dumps({
-        "benchmark": "clusters",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "ratio": "baseline seconds / intel seconds (above 1: intel is faster), same run",
-        "peak_extra_mb": "peak resident memory added by the call (VmHWM reset before it, minus VmRSS before)",
-        "rows": rows,
-    }, indent=2) + "\n")
-    print(f"\nwrote {target.relative_to(REPO)}")
-
+    write_results("clusters_quick" if args.quick else "clusters", rows,
+                  "baseline seconds / intel seconds (above 1: intel is faster), same run")
 
 if __name__ == "__main__":
     main()

@@ -26,10 +26,6 @@ run. Writes ``benchmarks/results/nearrepeat.json`` (``nearrepeat_quick.json`` wi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -37,12 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("INTEL_SHARED_DATA", REPO.parent / "shared" / "data")) / "chicago_crimes_2012_2018"
-RESULTS = REPO / "benchmarks" / "results"
-FEET = 0.3048006096012192  # EPSG:3435 is in US survey feet
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_clusters import DATA, FEET, run_child, write_results  # noqa: E402  (the shared measuring harness)
 
-_CHILD = r"""
+_SETUP = r"""
 import json, sys, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
@@ -72,29 +66,12 @@ def make():
         t = (minutes / 1440.0)[:, None]
         def run():
             np.random.seed(0)
-            result = Knox(xy, t, delta=200, tau=14, permutations=99)
-            return int(result.statistic_), None
+            return int(Knox(xy, t, delta=200, tau=14, permutations=99).statistic_), None
         return run
     raise SystemExit(f"unknown case {case}")
 
-def status_kb(key):
-    for line in open("/proc/self/status"):
-        if line.startswith(key):
-            return int(line.split()[1])
-
-run = make()
-open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) so that imports do not mask the call's
-before = status_kb("VmRSS:")
-times = []
-for k in range(repeat):
-    t0 = time.perf_counter()
-    observed, pairs = run()
-    times.append(time.perf_counter() - t0)
-    if times[-1] > 5:
-        break
-peak = status_kb("VmHWM:")
-print(json.dumps({"seconds": min(times), "runs": len(times), "peak_extra_mb": (peak - before) / 1024,
-                  "observed_200m_14d": observed, "pairs_kept": pairs}))
+def report(result):
+    return {"observed_200m_14d": result[0], "pairs_kept": result[1]}
 """
 
 
@@ -122,13 +99,7 @@ def exact_14_day_pairs(arrays: dict[str, np.ndarray], n: int) -> int:
 
 
 def run_case(case: str, n: int, repeat: int, data: Path) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, case, str(n), str(repeat), str(data)],
-                         capture_output=True, text=True, cwd=REPO)
-    if out.returncode != 0:
-        raise RuntimeError(f"{case} n={n} failed:\n{out.stderr[-2000:]}")
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"  {case:<16} n={n:>9,}  {result['seconds']:8.3f} s  +{result['peak_extra_mb']:8.1f} MB", flush=True)
-    return result
+    return run_child(_SETUP, [case, str(n), str(repeat), str(data)], f"{case} n={n:,}")
 
 
 def main() -> None:
@@ -178,17 +149,8 @@ def main() -> None:
                     f"({r['pairs_exactly_14_days_apart']} pairs exactly 14 days apart)" if has else "")
         print(f"{r['case'][:58]:<58} {r['n']:>8,} {r['intel_s']:9.3f} {r['intel_peak_extra_mb']:9.1f} {base_s} "
               f"{base_mb} {ratio}  {observed}")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    target = RESULTS / ("nearrepeat_quick.json" if args.quick else "nearrepeat.json")
-    target.write_text(json.dumps({
-        "benchmark": "nearrepeat",
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "ratio": "pointpats seconds / intel seconds (above 1: intel is faster), same run",
-        "peak_extra_mb": "peak resident memory added by the call (VmHWM reset before it, minus VmRSS before)",
-        "rows": rows,
-    }, indent=2) + "\n")
-    print(f"\nwrote {target.relative_to(REPO)}")
-
+    write_results("nearrepeat_quick" if args.quick else "nearrepeat", rows,
+                  "pointpats seconds / intel seconds (above 1: intel is faster), same run")
 
 if __name__ == "__main__":
     main()

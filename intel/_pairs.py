@@ -124,28 +124,20 @@ def _visit_cell(b, x, y, t, extra, starts, ends, neighbours, r2, tau, fill, offs
         tp = t[p]
         k = offsets[p] - base if fill else 0
         found = 0
-        for q in range(p + 1, e0):  # own cell: later points, already in time order
-            if t[q] - tp > tau:
-                break
-            d2 = _dist2(x, y, extra, p, q)
-            if d2 <= r2:
-                if fill:
-                    out_i[k] = p
-                    out_j[k] = q
-                    out_d2[k] = d2
-                    k += 1
-                else:
-                    counts_all[q] += 1
-                found += 1
-        for m in range(neighbours.shape[1]):
-            nb = neighbours[b, m]
-            if nb < 0:
-                continue
-            s, e = starts[nb], ends[nb]
-            for q in range(_window_start(t, s, e, tp, tau), e):
-                dt = t[q] - tp
-                if dt > tau:
+        for m in range(-1, neighbours.shape[1]):
+            if m < 0:  # own cell: the later points, already in time order
+                first, e = p + 1, e0
+            else:
+                nb = neighbours[b, m]
+                if nb < 0:
+                    continue
+                e = ends[nb]
+                first = _window_start(t, starts[nb], e, tp, tau)
+            for q in range(first, e):
+                if t[q] - tp > tau:
                     break
+                if tp - t[q] > tau:  # a rounded window start may let one too many in
+                    continue
                 d2 = _dist2(x, y, extra, p, q)
                 if d2 <= r2:
                     if fill:

@@ -163,11 +163,6 @@ class STDBSCAN(ClusterMixin, BaseEstimator):
         self.n_clusters_ = int(labels.max()) + 1 if labels.size else 0
         return self
 
-    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 def _space_time_input(est: BaseEstimator, X: Any, owner: str, metric_time: str):
     """``space (n, d), t, ok, per_day`` from incidents or an array (sets ``n_features_in_``)."""
@@ -478,11 +473,6 @@ class NNH(ClusterMixin, BaseEstimator):
                      self.thresholds_m_[0], self.p_value, self.area_m2_)
         return self
 
-    def __sklearn_tags__(self):  # noqa: D105 - scikit-learn protocol
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
-        return tags
-
 
 def _study_area(points: np.ndarray, area: str | float, owner: str) -> float:
     if not isinstance(area, str):
@@ -594,7 +584,8 @@ def build_cluster_table(
     check_number("n_vertices", n_vertices, owner, low=8, integer=True)
     if isinstance(labels, BaseEstimator):
         if not hasattr(labels, "labels_"):
-            raise NotFittedError(f"{owner}: the {type(labels).__name__} given as labels is not fitted; call .fit first.")
+            raise NotFittedError(f"{owner}: the {type(labels).__name__} given as labels is not fitted; "
+                                 "call .fit first.")
         labels = labels.labels_
     lab = np.asarray(labels)
     if lab.ndim != 1 or lab.size != len(incidents):

@@ -114,9 +114,9 @@ def knox_test(
     >>> incidents = intel.make_synthetic(n_background=800, hotspots=0,
     ...     triggering={"theta": 0.5, "omega_days": 3, "sigma_m": 50}, random_state=2)
     >>> table = intel.knox_test(incidents, permutations=19, random_state=0)
-    >>> first = table.iloc[1]  # 0-100 m, 0-7 days
-    >>> (first["distance_band"], first["time_band"], bool(first["knox_ratio"] > 1))
-    ('0-100 m', '0-7 days', True)
+    >>> close = table.iloc[4]  # the second distance band (after "same location"), first time band
+    >>> (close["distance_band"], close["time_band"], bool(close["knox_ratio"] > 1), bool(close["significant"]))
+    ('0-100 m', '0-7 days', True, True)
     """
     owner = "knox_test"
     d_edges = _check_edges("distance_bands_m", distance_bands_m, owner)
@@ -325,11 +325,8 @@ def classify_near_repeats(
     ['isolated', 'near repeat', 'originator']
     """
     owner = "classify_near_repeats"
-    frame = _checked_window(incidents, distance_m, days, metric_time, owner)
-    x, y, t, ok, per_day = incident_xyt(frame, owner=owner, metric_time=metric_time)
-    as_of_ts, automatic = _resolve_as_of(frame, as_of, ok, owner)
-    t, t_as_of = _times_with(frame["occurred_at"], as_of_ts, metric_time)
-    tau = float(days) * per_day
+    frame, x, y, t, ok, t_as_of, tau, as_of_ts, automatic = _window(incidents, distance_m, days, as_of,
+                                                                    metric_time, owner)
     use = ok & (t <= t_as_of)
     rows = np.flatnonzero(use)
     n = rows.size
@@ -447,11 +444,8 @@ def active_alert_zones(
     True
     """
     owner = "active_alert_zones"
-    frame = _checked_window(incidents, distance_m, days, metric_time, owner)
-    x, y, t, ok, per_day = incident_xyt(frame, owner=owner, metric_time=metric_time)
-    as_of_ts, automatic = _resolve_as_of(frame, as_of, ok, owner)
-    t, t_as_of = _times_with(frame["occurred_at"], as_of_ts, metric_time)
-    tau = float(days) * per_day
+    frame, x, y, t, ok, t_as_of, tau, as_of_ts, automatic = _window(incidents, distance_m, days, as_of,
+                                                                    metric_time, owner)
     rows = np.flatnonzero(ok & (t <= t_as_of) & (t_as_of - t <= tau))
     n = rows.size
     zone = np.zeros(n, dtype=np.int64)
@@ -500,7 +494,8 @@ def active_alert_zones(
                                    extra={"as_of": as_of_ts, "n_zones": len(out), "n_incidents": int(n)}))
 
 
-def _checked_window(incidents: Any, distance_m: float, days: float, metric_time: str, owner: str) -> gpd.GeoDataFrame:
+def _window(incidents: Any, distance_m: float, days: float, as_of: Any, metric_time: str, owner: str):
+    """Checked inputs of a near-repeat window: frame, x, y, t, usable rows, t(as_of), tau, as_of, automatic."""
     check_number("distance_m", distance_m, owner, low=0.0)
     check_number("days", days, owner, low=0.0)
     check_option("metric_time", metric_time, owner, TIME_METRICS)
@@ -510,7 +505,10 @@ def _checked_window(incidents: Any, distance_m: float, days: float, metric_time:
     if "occurred_at" not in incidents.columns:
         raise InputError(f"{owner}: the incidents table lacks the column 'occurred_at'. "
                          "Load it with intel.read_incidents, which produces it.")
-    return incidents
+    x, y, _, ok, per_day = incident_xyt(incidents, owner=owner, metric_time=metric_time)
+    as_of_ts, automatic = _resolve_as_of(incidents, as_of, ok, owner)
+    t, t_as_of = _times_with(incidents["occurred_at"], as_of_ts, metric_time)
+    return incidents, x, y, t, ok, t_as_of, float(days) * per_day, as_of_ts, automatic
 
 
 def _resolve_as_of(frame: gpd.GeoDataFrame, as_of: Any, ok: np.ndarray, owner: str) -> tuple[pd.Timestamp, dict]:

@@ -349,7 +349,8 @@ def incident_csv(tmp_path):
     incidents = intel.make_synthetic(n_background=400, hotspots=0,
                                      triggering={"theta": 0.5, "omega_days": 3, "sigma_m": 50}, random_state=2)
     wgs = incidents.to_crs(4326)
-    frame = pd.DataFrame({"uid": incidents["incident_id"], "date": incidents["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M"),
+    frame = pd.DataFrame({"uid": incidents["incident_id"],
+                          "date": incidents["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M"),
                           "offense_type": incidents["category"], "latitude": wgs.geometry.y,
                           "longitude": wgs.geometry.x})
     path = tmp_path / "incidents.csv"
@@ -377,7 +378,8 @@ def test_cli_nearrepeat_json_contract(incident_csv, tmp_path):
     assert len(payload["table"]) == 20
     assert set(payload["table"][0]) >= {"distance_band", "time_band", "observed", "expected", "knox_ratio", "p_value",
                                         "significant"}
-    first = next(row for row in payload["table"] if row["distance_band"] == "0-100 m" and row["time_band"] == "0-7 days")
+    first = next(row for row in payload["table"]
+                 if row["distance_band"] == "0-100 m" and row["time_band"] == "0-7 days")
     assert first["knox_ratio"] > 1 and first["significant"] is True
     assert out.exists() and (tmp_path / "knox.csv.provenance.json").exists()
     again = _run_cli(["nearrepeat", str(incident_csv), "--schema", "code", "--tz", "UTC", "--permutations", "19",

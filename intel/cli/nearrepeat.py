@@ -9,8 +9,10 @@ import typer
 from . import _options as opt
 from ._output import print_json, write_table
 
-DISTANCE_BANDS = typer.Option("100,200,400", "--distance-bands-m",
-                              help="Comma-separated distance band edges in metres; 'same location' is always its own band.")
+DISTANCE_BANDS = typer.Option(
+    "100,200,400", "--distance-bands-m",
+    help="Comma-separated distance band edges in metres; 'same location' is always its own band.",
+)
 TIME_BANDS = typer.Option("7,14,21", "--time-bands-days", help="Comma-separated time band edges in days.")
 PERMUTATIONS = typer.Option(99, "--permutations", help="Random permutations of the dates (99 or 999 are usual).")
 SEED = typer.Option(0, "--seed", help="Seed of the permutations (fixed, so that reruns give the same table).")
