@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -200,15 +201,59 @@ def _arrow_text(values: pd.Series) -> pa.Array:
         arr = pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         arr = pa.array(values.astype("string"), from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         try:
             arr = pc.cast(arr, pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             arr = pa.array(values.astype("string"), from_pandas=True)
-            arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     return pc.utf8_trim_whitespace(arr)
+
+
+def _duplicated(values: pa.Array) -> np.ndarray:
+    """True for every repeat of a value seen earlier (pandas' ``duplicated(keep="first")``)."""
+    codes = None
+    if len(values) and not pc.any(pc.starts_with(values, "0")).as_py():
+        try:  # numeric ids (Chicago, SF): hashing int64 is several times faster than strings
+            codes = np.asarray(pc.cast(values, pa.int64()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            codes = None
+    if codes is None:
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()  # one dictionary for all rows
+        codes = np.asarray(pc.dictionary_encode(values).indices)
+    _, first = np.unique(codes, return_index=True)
+    dup = np.ones(codes.size, bool)
+    dup[first] = False
+    return dup
+
+
+def _take_rows(frame: pd.DataFrame, rows: np.ndarray, n: int) -> pd.DataFrame:
+    """``frame.iloc[rows]`` with a fresh RangeIndex, column by column: numpy masks for numpy columns and
+    Arrow's filter for Arrow-backed strings (several times faster than pandas' take on chunked strings)."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        frame = pd.DataFrame(frame)
+    if rows.size == n:
+        return frame.reset_index(drop=True)
+    if not frame.columns.is_unique:
+        return frame.take(rows).reset_index(drop=True)
+    mask = np.zeros(n, bool)
+    mask[rows] = True
+    arrow_mask = pa.array(mask)
+    # column by column into an empty frame: DataFrame(dict) would copy everything to consolidate blocks
+    out = pd.DataFrame(index=pd.RangeIndex(rows.size))
+    for name in frame.columns:
+        s = frame[name]
+        values = s.array
+        if isinstance(values, pd.arrays.NumpyExtensionArray) and s.dtype.kind in "iufbmM":
+            out[name] = s.to_numpy()[mask]
+            continue
+        if isinstance(values, pd.arrays.ArrowStringArray):
+            picked = pa.array(s).filter(arrow_mask).to_pandas()
+            if picked.dtype == s.dtype:
+                out[name] = picked
+                continue
+        out[name] = s.take(rows).reset_index(drop=True)
+    return out
 
 
 def _missing_strings(n: int) -> Any:
@@ -245,10 +290,13 @@ class _Loader:
         self._read()
         self._coordinates()
         self._choose_crs()
-        self._project()
+        # pyproj, shapely and Arrow release the GIL: project the points while the dates are parsed
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            projected = pool.submit(self._project)
+            self._times()
+            self._ids()
+            projected.result()
         self._areas()
-        self._times()
-        self._ids()
         self._rules()
         return self._build()
 
@@ -557,16 +605,21 @@ class _Loader:
                 if finite.any() and np.all(v[finite] == np.round(v[finite])):
                     s = pd.Series(pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")).where(finite)
             text = _arrow_text(s)
+            self.id_text = text
             self.id_missing = ~np.asarray(pc.fill_null(pc.not_equal(pc.utf8_length(text), 0), False), dtype=bool)
-            self.id_values = pd.Series(pd.arrays.ArrowStringArray(text), copy=False)
+            self.id_values = pd.Series(pd.arrays.ArrowStringArray(text), copy=False)  # for messages
         self.n_synthetic_ids = int(self.id_missing.sum())
 
     def _synthetic_ids(self, rows: np.ndarray) -> np.ndarray:
         """Stable ids for rows without one: a hash of the row's content, plus a repeat counter."""
         part = self.raw.iloc[rows]
         if isinstance(part, gpd.GeoDataFrame):
-            part = pd.DataFrame(part.drop(columns=part.geometry.name)).assign(_wkb=part.geometry.to_wkb())
-        h = pd.util.hash_pandas_object(part.astype("string"), index=False).to_numpy(np.uint64)
+            part = pd.DataFrame(part.drop(columns=part.geometry.name)).assign(_x=self.x[rows], _y=self.y[rows])
+        part = part.reset_index(drop=True)
+        try:
+            h = pd.util.hash_pandas_object(part, index=False).to_numpy(np.uint64)
+        except TypeError:  # unhashable cells (lists, dicts): hash their text
+            h = pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy(np.uint64)
         repeat = pd.Series(h).groupby(h).cumcount().to_numpy() + 1
         digits = (h[:, None] >> (np.arange(15, -1, -1, dtype=np.uint64) * np.uint64(4))) & np.uint64(15)
         hexed = np.frombuffer(np.array(list(b"0123456789abcdef"), np.uint8)[digits.astype(np.intp)].tobytes(), "S16")
@@ -607,7 +660,7 @@ class _Loader:
         if self.id_values is not None:
             cand = np.flatnonzero(~others & ~self.id_missing)
             if cand.size:
-                dup[cand] = self.id_values.iloc[cand].duplicated(keep="first").to_numpy(bool)
+                dup[cand] = _duplicated(self.id_text.take(pa.array(cand)))
         self.m_dup = dup
         self.rules = before_dup + [("duplicate_id", dup)] + after_dup
         self.reason = _quality.assign_reasons(self.rules, n)
@@ -679,7 +732,7 @@ class _Loader:
 
         # incident ids
         if self.id_values is not None:
-            ids = self.id_values.iloc[kidx].reset_index(drop=True)
+            ids = pd.Series(pd.arrays.ArrowStringArray(self._pick(self.id_text, kidx)), copy=False)
         else:
             ids = pd.Series(pd.NA, index=pd.RangeIndex(kidx.size), dtype="string")
         need = self.id_missing[kidx]
@@ -703,11 +756,15 @@ class _Loader:
             "detection": self._detection(kidx),
             "source_row": source_row[kidx],
         }
-        frame = pd.DataFrame(data)
-        extra = self._extra_frame(others, kidx)
-        if extra is not None:
-            frame = pd.concat([frame, extra], axis=1)
-        incidents = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(self.X[kidx], self.Y[kidx]), crs=self.target)
+        # insert into the frame of other columns rather than concatenating: no block consolidation (a full copy)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            points = pool.submit(gpd.points_from_xy, self.X[kidx], self.Y[kidx], crs=self.target)
+            frame = self._extra_frame(others, kidx)
+            geometry = points.result()
+        for position, (name, values) in enumerate(data.items()):
+            frame.insert(position, name, values)
+        frame["geometry"] = geometry
+        incidents = gpd.GeoDataFrame(frame, geometry="geometry", crs=self.target)
 
         self._quality_warnings(kidx)
         quarantine = self._quarantine(qidx, dropped, source_row)
@@ -724,10 +781,15 @@ class _Loader:
         col = self.cols.get(fld)
         if col is None:
             return None
-        values = self.raw[col]
-        if rows.size != self.n:
-            values = values.iloc[rows]
-        return pd.Series(pd.arrays.ArrowStringArray(_arrow_text(values)), copy=False)
+        return pd.Series(pd.arrays.ArrowStringArray(self._pick(_arrow_text(self.raw[col]), rows)), copy=False)
+
+    def _pick(self, values: Any, rows: np.ndarray) -> Any:
+        """Rows of an Arrow array (a boolean filter: much faster than take on chunked arrays)."""
+        if rows.size == self.n:
+            return values
+        mask = np.zeros(self.n, bool)
+        mask[rows] = True
+        return values.filter(pa.array(mask))
 
     def _category(self, rows: np.ndarray) -> Any:
         s = self._text_field("category", rows)
@@ -760,7 +822,7 @@ class _Loader:
                                  "(e.g. 'reported', 'call', 'discovered', 'proactive'); left missing")
         return out.array
 
-    def _extra_frame(self, others: list[str], rows: np.ndarray) -> pd.DataFrame | None:
+    def _extra_frame(self, others: list[str], rows: np.ndarray) -> pd.DataFrame:
         names: dict[str, str] = {}
         taken = set(INCIDENT_COLUMNS)
         for col in others:
@@ -774,16 +836,12 @@ class _Loader:
             names[col] = name
         parts = {}
         if self.src.file_index is not None and "source_file" not in taken:
-            files = np.asarray([Path(f).name for f in self.src.files], dtype=object)
-            parts["source_file"] = pd.array(files[self.src.file_index[rows]], dtype="string")
-        if not others and not parts:
-            return None
-        sub = self.raw[others]
-        if isinstance(sub, gpd.GeoDataFrame):
-            sub = pd.DataFrame(sub)
-        if rows.size != self.n:
-            sub = sub.take(rows)
-        sub = sub.rename(columns=names).reset_index(drop=True)
+            files = [Path(f).name for f in self.src.files]
+            parts["source_file"] = pd.Categorical.from_codes(self.src.file_index[rows], categories=files)
+        if not others:
+            sub = pd.DataFrame(index=pd.RangeIndex(rows.size))
+        else:
+            sub = _take_rows(self.raw[others], rows, self.n).rename(columns=names)
         for k, v in parts.items():
             sub[k] = v
         return sub
@@ -807,10 +865,12 @@ class _Loader:
         text = _quality.default_location_warning(self.X[kidx], self.Y[kidx])
         if text:
             self.warnings.append(text)
-        # local wall-clock fields from the UTC instants: minute of day and day of month
-        secs = self.loc.utc_seconds[kidx]
-        local = to_datetimes(secs, np.ones(kidx.size, bool), self.tz).tz_localize(None)
-        wall = np.asarray(local.as_unit("s").asi8)
+        # local wall-clock fields: minute of day and day of month (naive sources already hold them)
+        wall = self.parsed.seconds[kidx].copy()
+        utc_rows = np.flatnonzero(self.parsed.utc[kidx])
+        if utc_rows.size:
+            local = to_datetimes(self.loc.utc_seconds[kidx[utc_rows]], np.ones(utc_rows.size, bool), self.tz)
+            wall[utc_rows] = np.asarray(local.tz_localize(None).as_unit("s").asi8)
         minute = (wall // 60) % 1440
         days = wall // 86400
         d64 = days.astype("datetime64[D]")

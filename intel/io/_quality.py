@@ -90,12 +90,15 @@ def default_location_warning(x: np.ndarray, y: np.ndarray) -> str | None:
     n = x.size
     if n < DEFAULT_LOCATION_MIN_ROWS:
         return None
-    pairs = pd.DataFrame({"x": x, "y": y})
-    counts = pairs.value_counts(sort=True)
+    # count exact coordinate pairs through one 64-bit key (much faster than a two-column value_counts)
+    key = (np.ascontiguousarray(x, np.float64).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ \
+        np.ascontiguousarray(y, np.float64).view(np.uint64)
+    counts = pd.Series(key).value_counts(sort=True)
     top = int(counts.iloc[0])
     second = int(counts.iloc[1]) if len(counts) > 1 else 0
     if top >= DEFAULT_LOCATION_MIN_ROWS and top >= DEFAULT_LOCATION_SHARE * n and top >= DEFAULT_LOCATION_RATIO * second:
-        px, py = counts.index[0]
+        at = int(np.flatnonzero(key == counts.index[0])[0])
+        px, py = x[at], y[at]
         return (f"one location ({px:.6g}, {py:.6g}) holds {top} rows ({100 * top / n:.1f}% of the kept rows, "
                 f"{second} at the next most common): probably a default geocode (a station, a city centre); "
                 "check it before reading a hot spot there")

@@ -125,7 +125,10 @@ def _concat(parts: list[Source], paths: list[Path]) -> Source:
             f"{paths[bad]}: its columns differ from {paths[0]}'s; files loaded together must share one layout. "
             f"Load them separately and concatenate the incidents instead."
         )
-    frame = pd.concat([p.frame for p in parts], ignore_index=True)
+    # column by column: pd.concat of whole frames would copy every column to consolidate blocks
+    frame = pd.DataFrame(index=pd.RangeIndex(sum(len(p.frame) for p in parts)))
+    for k, name in enumerate(cols[0]):
+        frame[name] = pd.concat([p.frame.iloc[:, k] for p in parts], ignore_index=True)
     index = np.repeat(np.arange(len(parts)), [len(p.frame) for p in parts])
     details = dict(parts[0].details)
     details["files"] = [p.details for p in parts]
