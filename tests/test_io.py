@@ -725,3 +725,25 @@ def test_cli_validate_errors_are_one_line(tmp_path):
     p.write_bytes(b"")
     out = _cli(["validate", str(p)])
     assert out.exit_code != 0 and isinstance(out.exception, ParseError)
+
+
+def test_xy_outside_the_crs_area_of_use_is_out_of_range():
+    df = pd.DataFrame({"when": ["2019-01-01 10:00", "2019-01-01 11:00"], "E": [430000.0, 9.0e7], "N": [433000.0, 433000.0]})
+    res = load_incidents(df, columns={"occurred_at": "when", "x": "E", "y": "N"}, crs="EPSG:27700", tz="Europe/London")
+    assert res.report["quarantine_reasons"] == {"out_of_range_coordinates": 1}
+    assert res.quarantine["detail"].iloc[0] == "E=90000000.0, N=433000.0"
+
+
+def test_weight_detection_and_study_area_file(tmp_path):
+    df = pd.DataFrame({"when": ["2019-03-01 10:00"] * 4, "lat": [35.10, 35.11, 35.12, 35.13], "lon": -90.0,
+                       "w": [2.0, None, 0.5, 1.0], "how": ["Reported", "Call for service", "proactive", "other"]})
+    area = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(-90.1, 35.0, -89.9, 35.125)], crs=4326).to_file(area)
+    with pytest.warns(DataQualityWarning):
+        res = load_incidents(df, columns={"occurred_at": "when", "lat": "lat", "lon": "lon", "weight": "w",
+                                          "detection": "how"}, tz="America/Chicago", study_area=str(area))
+    inc = res.incidents
+    assert inc["weight"].tolist() == [2.0, 1.0, 0.5]
+    assert inc["detection"].tolist()[:3] == ["reported", "reported", "discovered"]
+    assert res.report["quarantine_reasons"] == {"outside_study_area": 1}
+    assert any("missing, negative or non-numeric weight" in w for w in res.report["warnings"])
