@@ -284,12 +284,15 @@ def incident_times(occurred_at: "pd.Series", metric_time: str) -> tuple[np.ndarr
 
 
 def incident_xyt(
-    incidents: object, *, owner: str, metric_time: str = "days", need_time: bool = True
+    incidents: object, *, owner: str, metric_time: str = "days", need_time: bool = True,
+    window: tuple[str, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
     """``x``, ``y`` (metres), ``t`` (see :func:`incident_times`), a mask of usable rows, units per day.
 
     Rows without a location (or a time, when ``need_time``) are not usable; a
-    :class:`DataQualityWarning` says how many.
+    :class:`DataQualityWarning` says how many. ``window`` names the shortest time
+    span the caller resolves, e.g. ``("eps_days", 7.0)``: a
+    :class:`~intel.ResolutionError` refuses it when the data's times are coarser.
     """
     import warnings
 
@@ -310,6 +313,8 @@ def incident_xyt(
     else:
         t, per_day = np.zeros(x.size), US_PER_DAY
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(t)
+    if window is not None and "time_resolution" in incidents.columns:  # type: ignore[attr-defined]
+        _check_resolution(incidents["time_resolution"].to_numpy()[ok], window, metric_time, owner)  # type: ignore[index]
     if not ok.all():
         what = "a location or a time" if need_time else "a location"
         warnings.warn(
@@ -319,3 +324,27 @@ def incident_xyt(
             stacklevel=3,
         )
     return x, y, t, ok, per_day
+
+
+# Shortest time span (days) that rows of each resolution can resolve. Calendar days
+# are whole dates, which day-resolution data do give.
+_RESOLUTION_DAYS = {"month": 28.0, "day": 1.0, "hour": 1.0 / 24.0}
+
+
+def _check_resolution(resolutions: np.ndarray, window: tuple[str, float], metric_time: str, owner: str) -> None:
+    from .exceptions import ResolutionError
+
+    name, days = window
+    for resolution, length in _RESOLUTION_DAYS.items():
+        if metric_time == "calendar_days" and resolution != "month":
+            continue
+        n = int((resolutions == resolution).sum())
+        if n and days < length:
+            raise ResolutionError(
+                f"{owner}: {n:,} incidents have {resolution} resolution (each could have happened any time in its "
+                f"{resolution}), so a time window of {days:g} days ({name}) would invent detail the data do not have. "
+                f"Use {name} of at "
+                f"least {length:g} days"
+                + (", or metric_time='calendar_days'" if resolution == "day" else "")
+                + f", or leave those rows out first: incidents[incidents['time_resolution'] != '{resolution}']."
+            )

@@ -105,9 +105,12 @@ class STDBSCAN(ClusterMixin, BaseEstimator):
 
     Notes
     -----
-    Input to ``fit`` is an Incidents table (locations in metres, ``occurred_at``)
-    or an array ``(n, 3)`` of ``x_m, y_m, t_days``. Incidents without a location
-    or a time are noise, with a :class:`~intel.DataQualityWarning`.
+    Input to ``fit`` is an Incidents table (locations in metres, ``occurred_at``,
+    the start of an occurred-between range) or an array ``(n, 3)`` of ``x_m, y_m,
+    t_days`` (more coordinate columns before the time are allowed, e.g. a height).
+    Incidents without a location or a time are noise, with a
+    :class:`~intel.DataQualityWarning`; an ``eps_days`` finer than the data's
+    ``time_resolution`` is refused with a :class:`~intel.ResolutionError`.
 
     References
     ----------
@@ -168,7 +171,8 @@ def _space_time_input(est: BaseEstimator, X: Any, owner: str, metric_time: str):
     """``space (n, d), t, ok, per_day`` from incidents or an array (sets ``n_features_in_``)."""
     if isinstance(X, gpd.GeoDataFrame):
         est.n_features_in_ = 3
-        x, y, t, ok, per_day = incident_xyt(X, owner=owner, metric_time=metric_time)
+        x, y, t, ok, per_day = incident_xyt(X, owner=owner, metric_time=metric_time,
+                                            window=("eps_days", float(est.eps_days)))
         return np.column_stack([x, y]), t, ok, per_day
     arr = _check_array(est, X, owner, n_columns=(2, None), what="x_m, y_m, t_days")
     t = np.floor(arr[:, -1]) if metric_time == "calendar_days" else arr[:, -1]

@@ -95,8 +95,11 @@ def knox_test(
     permutation of dates does not change, so no pair beyond the largest distance
     is ever listed.
 
-    Incidents without a location or a time are left out, with a
-    :class:`~intel.DataQualityWarning`.
+    Each incident's time is its ``occurred_at`` (the start of an occurred-between
+    range). Incidents without a location or a time are left out, with a
+    :class:`~intel.DataQualityWarning`; data whose ``time_resolution`` is coarser
+    than the shortest time band (police.uk months) are refused with a
+    :class:`~intel.ResolutionError`.
 
     References
     ----------
@@ -125,7 +128,8 @@ def knox_test(
     check_number("alpha", alpha, owner, low=0.0, high=1.0, closed="neither")
     check_option("metric_time", metric_time, owner, TIME_METRICS)
     rng = check_random_state(random_state)
-    x, y, t, ok, per_day = incident_xyt(incidents, owner=owner, metric_time=metric_time)
+    x, y, t, ok, per_day = incident_xyt(incidents, owner=owner, metric_time=metric_time,
+                                        window=("time bands", float(np.diff(t_edges).min())))
     x, y, t = x[ok], y[ok], t[ok]
     n = x.size
     if n < 2:
@@ -505,7 +509,7 @@ def _window(incidents: Any, distance_m: float, days: float, as_of: Any, metric_t
     if "occurred_at" not in incidents.columns:
         raise InputError(f"{owner}: the incidents table lacks the column 'occurred_at'. "
                          "Load it with intel.read_incidents, which produces it.")
-    x, y, _, ok, per_day = incident_xyt(incidents, owner=owner, metric_time=metric_time)
+    x, y, _, ok, per_day = incident_xyt(incidents, owner=owner, metric_time=metric_time, window=("days", float(days)))
     as_of_ts, automatic = _resolve_as_of(incidents, as_of, ok, owner)
     t, t_as_of = _times_with(incidents["occurred_at"], as_of_ts, metric_time)
     return incidents, x, y, t, ok, t_as_of, float(days) * per_day, as_of_ts, automatic

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import intel
 from intel.clusters import NNH, STDBSCAN, build_cluster_table, cluster_hdbscan
-from intel.exceptions import CRSError, DataQualityWarning, InputError, NotFittedError
+from intel.exceptions import CRSError, DataQualityWarning, InputError, NotFittedError, ResolutionError
 
 CRS = "EPSG:32616"
 
@@ -148,6 +148,17 @@ def test_stdbscan_calendar_days_counts_dates_not_hours():
     assert same_day.labels_.tolist() == [-1, 0, 0]
     elapsed = STDBSCAN(eps_m=10, eps_days=0.1, min_samples=2, metric_time="days").fit(incidents)
     assert elapsed.labels_.tolist() == [0, 0, -1]
+
+
+def test_stdbscan_refuses_windows_finer_than_the_data():
+    incidents = intel.make_synthetic(n_background=100, hotspots=0, random_state=0)
+    incidents["time_resolution"] = "day"
+    with pytest.raises(ResolutionError, match="calendar_days"):
+        STDBSCAN(eps_days=0.5).fit(incidents)
+    assert STDBSCAN(eps_days=0, metric_time="calendar_days").fit(incidents).labels_.shape == (100,)
+    incidents["time_resolution"] = "month"
+    with pytest.raises(ResolutionError, match="month resolution"):
+        STDBSCAN(eps_days=7).fit(incidents)
 
 
 def test_stdbscan_recovers_planted_space_time_clusters():

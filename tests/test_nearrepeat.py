@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 import intel
-from intel.exceptions import CRSError, DataQualityWarning, InputError
+from intel.exceptions import CRSError, DataQualityWarning, InputError, ResolutionError
 from intel.nearrepeat import active_alert_zones, classify_near_repeats, knox_test
 
 CRS = "EPSG:32616"
@@ -206,6 +206,19 @@ def test_knox_leaves_out_incidents_without_location_or_time():
 def test_knox_bad_parameters(kwargs, match):
     with pytest.raises(InputError, match=match):
         knox_test(_random_incidents(0, n=20, repeats=0), **kwargs)
+
+
+def test_coarse_time_resolution_is_refused():
+    incidents = _random_incidents(0, n=50, repeats=0)
+    incidents["time_resolution"] = "month"  # police.uk: only the month is known
+    with pytest.raises(ResolutionError, match="month resolution"):
+        knox_test(incidents, permutations=9)
+    with pytest.raises(ResolutionError, match="days"):
+        classify_near_repeats(incidents, days=14)
+    table = knox_test(incidents, time_bands_days=(31, 62), permutations=9, random_state=0)
+    assert table.attrs["knox"]["n_events"] == 50
+    incidents["time_resolution"] = "day"
+    assert len(knox_test(incidents, permutations=9, random_state=0)) == 20
 
 
 def test_knox_bad_inputs():
