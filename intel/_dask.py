@@ -87,7 +87,7 @@ def dask_cube_counts(
                                n_bad_weight=total["n_bad_weight"])
         warn_window_problems(windows_stub, owner)
         check_resolution(total["resolution_counts"], offset, freq, owner)
-        data_range = None if total["first"] is None else (total["first"], total["last"])
+        data_range = None if total["first"] is None else (total["first"], total["last"], total["reach"])
         calendar = make_calendar(offset, freq, windows_stub.tz, start=start, end=end, data_range=data_range,
                                  owner=owner)
         [grid_future] = client.scatter([grid], broadcast=True)
@@ -164,6 +164,7 @@ def _time_summary(part: pd.DataFrame, aoristic: bool) -> dict[str, Any]:
     windows = incident_windows(part, aoristic=aoristic)
     rng = windows.data_range()
     return {"first": None if rng is None else rng[0], "last": None if rng is None else rng[1],
+            "reach": None if rng is None else rng[2],
             "resolution_counts": windows.resolution_counts, "n_no_time": windows.n_no_time,
             "n_backwards": windows.n_backwards, "n_bad_weight": windows.n_bad_weight}
 
@@ -171,11 +172,13 @@ def _time_summary(part: pd.DataFrame, aoristic: bool) -> dict[str, Any]:
 def _merge_time_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     firsts = [s["first"] for s in summaries if s["first"] is not None]
     lasts = [s["last"] for s in summaries if s["last"] is not None]
+    reaches = [s["reach"] for s in summaries if s["reach"] is not None]
     res: dict[str, int] = {}
     for s in summaries:
         for k, v in s["resolution_counts"].items():
             res[k] = res.get(k, 0) + v
     return {"first": min(firsts) if firsts else None, "last": max(lasts) if lasts else None,
+            "reach": max(reaches) if reaches else None,
             "resolution_counts": res, "n_no_time": sum(s["n_no_time"] for s in summaries),
             "n_backwards": sum(s["n_backwards"] for s in summaries),
             "n_bad_weight": sum(s["n_bad_weight"] for s in summaries)}

@@ -248,7 +248,7 @@ def make_calendar(
     *,
     start: Any,
     end: Any,
-    data_range: tuple[int, int] | None,
+    data_range: tuple[int, int, int] | None,
     owner: str,
 ) -> Calendar:
     """Period boundaries covering ``[start, end)`` (or the data's range when not given).
@@ -282,10 +282,12 @@ def make_calendar(
     boundaries = _boundaries(b0, b1, offset, tz)
     if end is None and len(boundaries) > 1:
         last_start, last_end = boundaries[-2], boundaries[-1]
-        covered = (_from_us(data_range[1], tz) - last_start) / (last_end - last_start)
+        # how far the data reach into the final period (day and month rows cover theirs whole)
+        reach = _from_us(data_range[2], tz)
+        covered = (reach - last_start) / (last_end - last_start)
         if covered < 0.5:
             warnings.warn(
-                f"{owner}: the data end at {_from_us(data_range[1], tz)}, {covered:.0%} of the way into the final "
+                f"{owner}: the data end at {reach}, {covered:.0%} of the way into the final "
                 f"period ({last_start} to {last_end}); an incomplete final period looks like a drop in crime. "
                 f"Pass end='{last_start.date()}' to leave it out.", DataQualityWarning, stacklevel=3,
             )
@@ -364,11 +366,13 @@ class Windows:
     n_backwards: int = 0
     n_bad_weight: int = 0
 
-    def data_range(self) -> tuple[int, int] | None:
+    def data_range(self) -> tuple[int, int, int] | None:
+        """Earliest and latest ``occurred_at``, and the latest end of a window (all in us)."""
         ok = self.t0 != _NAT
         if not ok.any():
             return None
-        return int(self.t0[ok].min()), int(self.t0[ok].max())
+        reach = self.t1[ok].max() if self.t1 is not self.t0 else self.t0[ok].max()
+        return int(self.t0[ok].min()), int(self.t0[ok].max()), int(max(reach, self.t0[ok].max()))
 
 
 _NAT = np.iinfo(np.int64).min

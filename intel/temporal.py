@@ -276,7 +276,7 @@ def compare_periods(
     else:
         codes, uniques = pd.factorize(incidents[by].astype("string").fillna("(missing)"), sort=True)
         groups, labels = codes.astype(np.int64), [str(u) for u in uniques]
-    first, last = data_range
+    first, last = data_range[:2]
     rows = []
     counted: dict[tuple[pd.Timestamp, pd.Timestamp], np.ndarray] = {}
     for name, (cur, base, r) in spans.items():
