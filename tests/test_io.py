@@ -747,3 +747,15 @@ def test_weight_detection_and_study_area_file(tmp_path):
     assert inc["detection"].tolist()[:3] == ["reported", "reported", "discovered"]
     assert res.report["quarantine_reasons"] == {"outside_study_area": 1}
     assert any("missing, negative or non-numeric weight" in w for w in res.report["warnings"])
+
+
+def test_json_records_and_padded_headers(tmp_path, memphis_raw, memphis):
+    path = tmp_path / "api.json"
+    memphis_raw.to_json(path, orient="records")
+    res = quiet_load(path, tz="America/Chicago")
+    assert res.report["format"] == "json" and res.report["schema"] == "code"
+    _same_as_csv(res, memphis)
+    padded = tmp_path / "padded.csv"
+    padded.write_text(" uid , offense_type , date , longitude , latitude \n1,a,2019-01-01 10:00,-90,35\n")
+    out = load_incidents(padded, tz="America/Chicago")
+    assert out.report["n_kept"] == 1 and out.incidents["incident_id"].iloc[0] == "1"

@@ -329,7 +329,7 @@ class _Loader:
         self.src = read_source(a["source"], plan=plan, table=a["table"], query=a["query"], sheet=a["sheet"],
                                layer=a["layer"])
         self.raw = self.src.frame
-        if self.resolved is None or self.src.kind != "csv":
+        if self.resolved is None or self.src.kind != "csv" or not set(self.resolved.columns.values()) <= set(self.raw.columns):
             self.resolved = resolve_schema(list(self.raw.columns), schema=a["schema"], columns=a["columns"],
                                            source=self.src.label, has_geometry=self._point_geometry())
         if self.resolved.detected:

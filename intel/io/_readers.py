@@ -102,12 +102,20 @@ def read_source(
             raise InputError(f"{p}: no such file. Check the path (the current directory is {Path.cwd()}).")
         if p.is_dir():
             raise InputError(f"{p} is a directory; give a file (or a list of files, or a pattern such as 'dir/*.csv').")
-    parts = [_read_file(p, plan=plan, sheet=sheet, layer=layer) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # hashlib releases the GIL: checksum the files on another core while they are parsed
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = [pool.submit(sha256_of, p) for p in paths]
+        parts = [_read_file(p, plan=plan, sheet=sheet, layer=layer) for p in paths]
+        sha = [d.result() for d in digests]
     if len(parts) == 1:
         part = parts[0]
-        part.sha256 = [sha256_of(paths[0])]
+        part.sha256 = sha
         return part
-    return _concat(parts, paths)
+    source = _concat(parts, paths)
+    source.sha256 = sha
+    return source
 
 
 def _glob(pattern: str) -> list[str]:
@@ -137,7 +145,6 @@ def _concat(parts: list[Source], paths: list[Path]) -> Source:
         label=f"{paths[0]} (+{len(paths) - 1} more)",
         kind="+".join(sorted(kinds)),
         files=[str(p) for p in paths],
-        sha256=[sha256_of(p) for p in paths],
         details=details,
         file_index=index,
     )
@@ -172,6 +179,8 @@ def _read_file(path: Path, *, plan: Plan, sheet: Any, layer: str | None) -> Sour
         if len(tables) > 1:
             announce("%s holds %d tables; reading the first, %s", path, len(tables), tables[0])
         return _read_delimited(path, plan=plan, member=tables[0])
+    if suffix == ".json":
+        return _read_json(path, layer)
     if suffix in VECTOR_SUFFIXES or magic[:6] == b"SQLite" and suffix == ".gpkg":
         return _read_vector(path, layer)
     if magic[:2] == b"\x1f\x8b":
@@ -184,6 +193,72 @@ def _read_file(path: Path, *, plan: Plan, sheet: Any, layer: str | None) -> Sour
 
 
 # ---------------------------------------------------------------------------- delimited text
+
+class _Prefetch(io.RawIOBase):
+    """Read a (decompressing) stream in a background thread, a few blocks ahead.
+
+    zlib, bz2 and lzma release the GIL, so decompression runs on a second core while
+    the CSV parser works on the block before.
+    """
+
+    _BLOCK = 1 << 22
+    _DONE = object()
+
+    def __init__(self, stream: Any):
+        import queue
+        import threading
+
+        self._stream = stream
+        self._queue: Any = queue.Queue(maxsize=4)
+        self._buffer = memoryview(b"")
+        self._error: BaseException | None = None
+        self._eof = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        try:
+            while not self._stop.is_set():
+                block = self._stream.read(self._BLOCK)
+                if not block:
+                    break
+                self._queue.put(block)
+        except BaseException as exc:  # handed to the reading thread
+            self._error = exc
+        finally:
+            self._queue.put(self._DONE)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer:
+            if self._eof:
+                return 0
+            block = self._queue.get()
+            if block is self._DONE:
+                self._eof = True
+                if self._error is not None:
+                    raise self._error
+                return 0
+            self._buffer = memoryview(block)
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stop.set()
+            while self._thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    self._queue.get_nowait()
+                except Exception:
+                    self._thread.join(0.01)
+            self._stream.close()
+        super().close()
+
 
 def _open_binary(path: Path, compression: str, member: str | None) -> io.BufferedIOBase:
     if member is not None:
@@ -246,9 +321,10 @@ def _sniff(text: str) -> str:
 
 
 def _header(text: str, delimiter: str) -> list[str]:
+    # cells as pandas will name the columns (unstripped), so the column plan's keys match
     for row in csv.reader(io.StringIO(text), delimiter=delimiter):
         if row and any(cell.strip() for cell in row):
-            return [cell.strip() for cell in row]
+            return row
     return []
 
 
@@ -288,7 +364,10 @@ def _pandas_csv(path, compression, member, delimiter, encoding, types) -> pd.Dat
     # Arrow's reader here (decompression dominates), and it copes with huge fields and quoted newlines
     dtype = {c: "str" for c, t in types.items() if t == "string"}
     try:
-        with _open_binary(path, compression, member) as fh:
+        stream = _open_binary(path, compression, member)
+        if compression or member:
+            stream = io.BufferedReader(_Prefetch(stream), buffer_size=1 << 20)
+        with stream as fh:
             return pd.read_csv(fh, sep=delimiter, encoding=encoding, dtype=dtype, engine="c", low_memory=False)
     except UnicodeDecodeError:
         raise
@@ -356,6 +435,21 @@ def _read_vector(path: Path, layer: str | None) -> Source:
         raise ParseError(f"{path}: the layer has no features.")
     return Source(frame=frame, label=str(path), kind="vector", files=[str(path)],
                   details={"format": path.suffix.lower().lstrip("."), "layer": layer})
+
+
+def _read_json(path: Path, layer: str | None) -> Source:
+    """GeoJSON, else a JSON array of records (e.g. a Socrata API download)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if b'"FeatureCollection"' in head or b'"Feature"' in head:
+        return _read_vector(path, layer)
+    try:
+        frame = pd.read_json(path, orient="records", dtype=False, convert_dates=False)
+    except ValueError as exc:
+        raise ParseError(f"{path}: cannot read it as GeoJSON or as a JSON array of records ({exc}).") from None
+    if len(frame) == 0:
+        raise ParseError(f"{path}: the JSON holds no records.")
+    return Source(frame=frame, label=str(path), kind="json", files=[str(path)], details={"format": "json"})
 
 
 def _is_sql(source: Any) -> bool:
