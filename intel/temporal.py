@@ -50,7 +50,7 @@ from .cube import (
     parse_freq,
     warn_window_problems,
 )
-from .exceptions import DataQualityWarning, InputError
+from .exceptions import DataQualityWarning, InputError, ResolutionError
 
 __all__ = ["build_hour_weekday", "build_period_counts", "compare_periods", "WEEKDAYS"]
 
@@ -99,7 +99,14 @@ def build_hour_weekday(incidents: Any, *, aoristic: bool = True) -> pd.DataFrame
     check_option("aoristic", aoristic, owner, (True, False))
     windows = incident_windows(incidents, aoristic=aoristic)
     warn_window_problems(windows, owner)
-    check_resolution(windows.resolution_counts, pd.tseries.frequencies.to_offset("h"), "hour of the week", owner)
+    n_month = windows.resolution_counts.get("month", 0)
+    if n_month:
+        # day rows are spread over their 24 hours; a month row's weekday is unknown too
+        raise ResolutionError(
+            f"{owner}: {n_month:,} incidents have month resolution (each could have happened any time in its "
+            "month), so their hour and weekday are unknown. Leave them out first: "
+            "incidents[incidents['time_resolution'] != 'month']."
+        )
     # The table is about the wall clock: work in local time.
     t0 = _wall_clock_us(incidents["occurred_at"])
     t1 = t0 if windows.t1 is windows.t0 else t0 + (windows.t1 - windows.t0)
