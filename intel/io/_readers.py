@@ -444,7 +444,7 @@ def _read_json(path: Path, layer: str | None) -> Source:
     if b'"FeatureCollection"' in head or b'"Feature"' in head:
         return _read_vector(path, layer)
     try:
-        frame = pd.read_json(path, orient="records", dtype=False, convert_dates=False)
+        frame = pd.read_json(path, orient="records", dtype=False)
     except ValueError as exc:
         raise ParseError(f"{path}: cannot read it as GeoJSON or as a JSON array of records ({exc}).") from None
     if len(frame) == 0:
