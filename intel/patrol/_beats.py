@@ -133,7 +133,7 @@ def design_beats(
     >>> import intel
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=1000)
-    >>> cells = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> cells = intel.score_counts(incidents, grid)
     >>> beats = intel.design_beats(cells, 4)
     >>> len(beats), beats.attrs["beats"]["imbalance"] < 1.2
     (4, True)

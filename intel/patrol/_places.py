@@ -1,8 +1,9 @@
 """Patrol places: adjacent high-risk cells merged into compact places, chosen under the safeguards.
 
 A place grows from a seed cell (the highest-risk cell not yet used) through its queen
-neighbours: a neighbour joins when its risk is at least half the seed's and its centre
-lies within ``max_place_radius_m`` of the seed's centre. Places whose centres are
+neighbours: a neighbour joins when its risk is at least half the seed's and at least
+that of the n-th highest-risk cell (n = the places wanted by risk in the shift), and
+its centre lies within ``max_place_radius_m`` of the seed's centre. Places whose centres are
 closer than ``min_spacing_m`` to a place already chosen are skipped, so a large hot
 area yields several places spread over it rather than one blob or a cluster of
 single cells.
@@ -45,9 +46,9 @@ def n_exploration(n_places: int, share: float) -> int:
 
 
 def grow_place(seed: int, risk: np.ndarray, centres: np.ndarray, w: sp.csr_matrix, free: np.ndarray,
-               max_radius_m: float) -> np.ndarray:
+               max_radius_m: float, floor: float = 0.0) -> np.ndarray:
     """Cells of the place grown from ``seed`` (breadth-first through ``w``, see the module docstring)."""
-    threshold = JOIN_RATIO * risk[seed]
+    threshold = max(JOIN_RATIO * risk[seed], floor)
     sx, sy = centres[seed]
     members = [seed]
     seen = {seed}
@@ -149,13 +150,16 @@ def choose_places(
 
 def _by_risk(chooser: _Chooser, order: np.ndarray, risk, centres, w, n: int, max_radius_m: float) -> None:
     taken = 0
+    # Only cells as risky as the n-th best cell may join a place: a place grows with cells the
+    # plan would have patrolled anyway, never with weaker ones that merely touch a hot cell.
+    floor = float(risk[order[min(n, order.size) - 1]]) if n > 0 else 0.0
     for s in order:
         if taken >= n:
             return
         s = int(s)
         if chooser.used[s] or chooser.area_full(s) or chooser.too_close(tuple(centres[s])):
             continue
-        cells = grow_place(s, risk, centres, w, ~chooser.used, max_radius_m)
+        cells = grow_place(s, risk, centres, w, ~chooser.used, max_radius_m, floor)
         centre = _centre(cells, risk, centres)
         if chooser.too_close(centre):
             cells, centre = np.array([s]), (float(centres[s, 0]), float(centres[s, 1]))

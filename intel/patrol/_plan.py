@@ -49,8 +49,10 @@ def recommend_patrols(
 
     For each shift, the highest-risk cells are merged with their adjacent high-risk
     cells into compact places (a neighbour joins when its risk is at least half the
-    seed cell's and its centre lies within ``max_place_radius_m`` of the seed's);
-    places closer than ``min_spacing_m`` to one already chosen are skipped. Each place
+    seed cell's and at least that of the n-th riskiest cell, n being the number of
+    places chosen by risk, and its centre lies within ``max_place_radius_m`` of the
+    seed's); places whose centre (the risk-weighted mean of their cell centres) is
+    closer than ``min_spacing_m`` to one already chosen are skipped. Each place
     gets ``visits_per_place`` visits of ``visit_minutes`` (Koper 1995: 10-15 minute
     stops, about every two hours, at unpredictable times). Places are shared among the
     units by a sweep around their centre (Gillett & Miller 1974), and each unit's
@@ -156,7 +158,7 @@ def recommend_patrols(
     >>> import intel
     >>> incidents = intel.make_synthetic(hotspots=3, random_state=1)
     >>> grid = intel.make_grid(incidents, cell_size_m=200)
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> scores = intel.score_counts(incidents, grid)
     >>> plan = intel.recommend_patrols(scores, units=2, random_state=0)
     >>> sorted(plan["shift"].unique())
     ['06-14', '14-22', '22-06']
@@ -253,7 +255,8 @@ def recommend_patrols(
         "shifts": [{"shift": s.label, "start_minute": s.start_minute, "minutes": s.minutes} for s in shift_list],
         "grid": dict(scores.attrs.get("grid", {})), "crs": scores.crs.to_string(),
         "place_rule": (f"seed = highest-risk unused cell; queen neighbours join when risk >= {JOIN_RATIO:g} x the seed's "
-                       f"and centre within {max_place_radius_m:g} m of the seed's; place centres >= {min_spacing_m:g} m apart"),
+                       "and >= the n-th highest cell risk (n = places chosen by risk), with centre within "
+                       f"{max_place_radius_m:g} m of the seed's; place centres >= {min_spacing_m:g} m apart"),
     }
     params = dict(shifts=[s.label for s in shift_list], units=units, shift_risk=shift_risk, visit_minutes=visit_minutes,
                   visits_per_place=visits_per_place, max_place_radius_m=max_place_radius_m, min_spacing_m=min_spacing_m,

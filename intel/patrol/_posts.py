@@ -93,7 +93,7 @@ def locate_posts(
     >>> import intel
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=500)
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> scores = intel.score_counts(incidents, grid)
     >>> posts = intel.locate_posts(scores, None, 3, response_minutes=3)
     >>> len(posts), 0 < posts.attrs["coverage"]["chosen_share"] <= 1
     (3, True)

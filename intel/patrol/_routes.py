@@ -72,11 +72,11 @@ def plan_routes(
     >>> import intel
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=250)
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> scores = intel.score_counts(incidents, grid)
     >>> plan = intel.recommend_patrols(scores, units=2, random_state=0)
     >>> x0, y0, x1, y1 = scores.total_bounds
     >>> routes = intel.plan_routes(plan, start=((x0 + x1) / 2, (y0 + y1) / 2))
-    >>> sorted(routes["unit"].unique())
+    >>> sorted(routes["unit"].unique().tolist())
     [1, 2]
     """
     owner = "plan_routes"

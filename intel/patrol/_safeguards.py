@@ -171,7 +171,7 @@ def audit_patrols(
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=500)
     >>> grid["sector"] = (grid["col"] % 2).map({0: "A", 1: "B"})
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> scores = intel.score_counts(incidents, grid)
     >>> plan = intel.recommend_patrols(scores, area_column="sector", random_state=0)
     >>> incidents["sector"] = scores["sector"].to_numpy()[intel.assign_cells(incidents, grid)]
     >>> audit = intel.audit_patrols(plan, incidents, area_column="sector")

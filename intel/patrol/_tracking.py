@@ -51,7 +51,7 @@ def build_visit_log(plan: gpd.GeoDataFrame) -> pd.DataFrame:
     >>> import intel
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=250)
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(incidents, grid), len(grid)))
+    >>> scores = intel.score_counts(incidents, grid)
     >>> plan = intel.recommend_patrols(scores, date="2018-06-04", random_state=0)
     >>> log = intel.build_visit_log(plan)
     >>> len(log) == int(plan["visits"].sum()), bool(log["actual_arrival"].eq("").all())
@@ -174,7 +174,7 @@ def evaluate_patrols(
     >>> incidents = intel.make_synthetic(random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=250)
     >>> before = incidents[incidents["occurred_at"] < "2018-07-01"]
-    >>> scores = grid.assign(n=intel.grid.count_in_cells(intel.assign_cells(before, grid), len(grid)))
+    >>> scores = intel.score_counts(before, grid)
     >>> plan = intel.recommend_patrols(scores, date="2018-07-01", random_state=0)
     >>> log = intel.build_visit_log(plan)
     >>> log["actual_arrival"] = log["date"] + " " + log["planned_time"]
