@@ -459,6 +459,23 @@ def test_cluster_table_bad_inputs():
     assert len(empty) == 0 and "ellipse_wkt" in empty.columns
 
 
+def test_bundled_sample_end_to_end():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        district = intel.load_sample("chicago_district11")
+    narcotics = district[district["category"] == "NARCOTICS"]
+    nnh = NNH(min_points=10).fit(narcotics)
+    assert nnh.n_orders_ >= 2 and nnh.thresholds_m_[1] > nnh.thresholds_m_[0]
+    table = build_cluster_table(narcotics, nnh.labels_)
+    assert len(table) == nnh.labels_.max() + 1 and (table["n"] >= 10).all()
+    assert (table["dominant_category"] == "NARCOTICS").all() and (table["dominant_share"] == 1).all()
+    assert (table["first_date"] <= table["last_date"]).all()
+    burglaries = district[district["category"] == "BURGLARY"]
+    model = STDBSCAN(eps_m=100, eps_days=14, min_samples=4).fit(burglaries)
+    assert model.n_clusters_ >= 1
+    assert (model.labels_ >= 0).sum() == build_cluster_table(burglaries, model)["n"].sum()
+
+
 # --------------------------------------------------------------------------- real data
 
 

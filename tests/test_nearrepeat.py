@@ -145,6 +145,7 @@ def test_knox_finds_planted_near_repeat_chains():
     assert far["knox_ratio"] == pytest.approx(1.0, abs=0.01)
 
 
+@pytest.mark.slow
 def test_knox_false_positive_rate_is_nominal_on_uniform_data():
     """Without triggering, each band's test rejects at about alpha (a little less: counts tie)."""
     rejections, tests, p_values = 0, 0, []
@@ -228,6 +229,21 @@ def test_knox_bad_inputs():
         knox_test(pd.DataFrame({"x": [1, 2]}))
     with pytest.raises(CRSError):
         knox_test(_random_incidents(0, n=5, repeats=0).to_crs(4326))
+
+
+def test_bundled_samples_burglary_repeats_and_police_uk_months():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        district = intel.load_sample("chicago_district11")
+        police_uk = intel.load_sample("policeuk_west_yorkshire_2018_07")
+    burglaries = district[district["category"] == "BURGLARY"]
+    table = knox_test(burglaries, permutations=99, random_state=0).set_index(["distance_band", "time_band"])
+    assert table.loc[("same location", "0-7 days"), "knox_ratio"] > 2
+    assert table.loc[("same location", "0-7 days"), "significant"]
+    labelled = classify_near_repeats(burglaries, distance_m=100, days=7)
+    assert (labelled["near_repeat_class"] == "repeat").sum() > 0
+    with pytest.raises(ResolutionError, match="month resolution"):
+        knox_test(police_uk, permutations=9)
 
 
 @pytest.mark.realdata
