@@ -313,10 +313,9 @@ class _Loader:
 
     def _read(self) -> None:
         a = self.args
-        label = str(a["source"]) if isinstance(a["source"], (str, Path)) else "source"
         self.resolved: Resolved | None = None
 
-        def plan(headers: list[str]) -> dict[str, str]:
+        def plan(headers: list[str], label: str) -> dict[str, str]:
             self.resolved = resolve_schema(headers, schema=a["schema"], columns=a["columns"], source=label)
             types = {}
             for fld, col in self.resolved.columns.items():
@@ -497,7 +496,6 @@ class _Loader:
         if a["bounds"] is not None and ok.size:
             w, s, e, n = (float(v) for v in a["bounds"])
             lon, lat = self._lonlat(ok)
-            self.lonlat_ok = (lon, lat)
             self.m_bounds[ok] = ~((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n))
         if a["study_area"] is not None and ok.size:
             area = self._study_area(a["study_area"])

@@ -36,8 +36,8 @@ VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".kmz",
 _DELIMITERS = (",", "\t", ";", "|")
 _HEAD_BYTES = 1 << 16
 
-# Column plan: header name -> "string" | "float"; computed from the headers by the loader.
-Plan = Callable[[list[str]], Mapping[str, str]]
+# Column plan: (headers, file label) -> {header: "string" | "float"}; the loader decides it from the headers.
+Plan = Callable[[list[str], str], Mapping[str, str]]
 
 
 @dataclass
@@ -339,7 +339,7 @@ def _read_delimited(path: Path, *, plan: Plan, compression: str = "", member: st
                          "(many control characters). Is it the right file?")
     delimiter = _sniff(text)
     header = _header(text, delimiter)
-    types = dict(plan(header))
+    types = dict(plan(header, str(path)))
     details = {"format": "csv", "delimiter": delimiter, "encoding": encoding, "compression": compression.lstrip(".") or None}
     if member:
         details["zip_member"] = member
