@@ -732,7 +732,9 @@ def test_cli_validate_errors_are_one_line(tmp_path):
 
 def test_xy_outside_the_crs_area_of_use_is_out_of_range():
     df = pd.DataFrame({"when": ["2019-01-01 10:00", "2019-01-01 11:00"], "E": [430000.0, 9.0e7], "N": [433000.0, 433000.0]})
-    res = load_incidents(df, columns={"occurred_at": "when", "x": "E", "y": "N"}, crs="EPSG:27700", tz="Europe/London")
+    with pytest.warns(DataQualityWarning, match="usable coordinates"):
+        res = load_incidents(df, columns={"occurred_at": "when", "x": "E", "y": "N"}, crs="EPSG:27700",
+                             tz="Europe/London")
     assert res.report["quarantine_reasons"] == {"out_of_range_coordinates": 1}
     assert res.quarantine["detail"].iloc[0] == "E=90000000.0, N=433000.0"
 
