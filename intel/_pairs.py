@@ -3,7 +3,7 @@
 Points are sorted by a square grid cell whose side is at least the search radius,
 then by time. Every pair closer than the radius lies in the same cell or in one of
 the eight around it, so visiting a point's own cell (later points only) and four
-"forward" neighbours (east, north-east, north, south-east... see ``_FORWARD``)
+"forward" neighbours (north, east, north-east and south-east: ``_FORWARD``)
 meets each unordered pair exactly once. Inside a cell the points are in time
 order, so a time window is a contiguous run found with one binary search.
 
@@ -215,14 +215,6 @@ def iter_pairs(
         b0 = b1
 
 
-def all_pairs(index: SpaceTimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pair at once (for callers that keep them, e.g. Knox)."""
-    chunks = list(iter_pairs(index))
-    if not chunks:
-        return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float64)
-    return tuple(np.concatenate(parts) for parts in zip(*chunks))  # type: ignore[return-value]
-
-
 @njit(cache=True)
 def find_root(parent, i):
     """Union-find root with path halving."""
@@ -314,7 +306,8 @@ def incident_xyt(
         t, per_day = np.zeros(x.size), US_PER_DAY
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(t)
     if window is not None and "time_resolution" in incidents.columns:  # type: ignore[attr-defined]
-        _check_resolution(incidents["time_resolution"].to_numpy()[ok], window, metric_time, owner)  # type: ignore[index]
+        resolutions = incidents["time_resolution"].to_numpy()[ok]  # type: ignore[index]
+        _check_resolution(resolutions, window, metric_time, owner)
     if not ok.all():
         what = "a location or a time" if need_time else "a location"
         warnings.warn(
