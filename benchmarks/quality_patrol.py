@@ -194,7 +194,7 @@ def evaluate_feedback(incidents):
                 "gini_cumulative_week52": float(last["gini_cumulative"]),
                 "top_share_week52": float(last["top_share"]),
                 "patrolled_bias_last10": float(table["patrolled_bias"].iloc[-10:].mean()),
-                "top_miss_last10": float(table["top_miss"].iloc[-10:].mean()),
+                "top_miss_last10": None if table["top_miss"].isna().all() else float(table["top_miss"].iloc[-10:].mean()),
                 "rank_error_week52": None if pd.isna(last["rank_error"]) else float(last["rank_error"]),
                 "discovered_share_week52": float(last["discovered_share"]),
             }
@@ -265,7 +265,8 @@ def markdown(result: dict) -> str:
     for key, v in result["feedback"].items():
         name, guard = key.split("/")
         lines.append(f"| {name} | {guard} | {v['gini_cumulative_week1']:.2f} -> {v['gini_cumulative_week52']:.2f} | "
-                     f"{v['top_share_week52']:.2f} | {v['patrolled_bias_last10']:.2f} | {v['top_miss_last10']:.2f} |")
+                     f"{v['top_share_week52']:.2f} | {v['patrolled_bias_last10']:.2f} | "
+                     + ("n/a (flat truth)" if v["top_miss_last10"] is None else f"{v['top_miss_last10']:.2f}") + " |")
     lines += ["", "Patrolled bias: the forecast's share of incidents in the patrolled areas over their true share "
               "(1 = honest data). Top share: share of all patrol minutes so far in the `units` most patrolled areas.", ""]
     return "\n".join(lines)

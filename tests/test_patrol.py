@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import intel
 from intel._weights import cell_neighbours
 from intel.exceptions import DataQualityWarning, InputError
-from intel.grid import assign_cells, count_in_cells
+from intel.grid import assign_cells
 from intel.patrol import audit_patrols, recommend_patrols, reported_only
 from intel.patrol._common import parse_shifts
 
@@ -35,10 +35,7 @@ def incidents() -> gpd.GeoDataFrame:
 @pytest.fixture(scope="module")
 def scores(incidents) -> gpd.GeoDataFrame:
     grid = intel.make_grid(incidents, cell_size_m=100)
-    out = grid.copy()
-    out["n"] = count_in_cells(assign_cells(incidents, grid), len(grid))
-    out.attrs = dict(grid.attrs)
-    return out
+    return intel.score_counts(incidents, grid)
 
 
 def _centres(frame: gpd.GeoDataFrame) -> np.ndarray:

@@ -14,7 +14,6 @@ import shapely
 import intel
 from intel._weights import cell_neighbours
 from intel.exceptions import InputError
-from intel.grid import assign_cells, count_in_cells
 from intel.patrol import design_beats
 
 
@@ -22,10 +21,7 @@ from intel.patrol import design_beats
 def cells() -> gpd.GeoDataFrame:
     incidents = intel.make_synthetic(n_background=3000, hotspots=4, random_state=5)
     grid = intel.make_grid(incidents, cell_size_m=500)
-    out = grid.copy()
-    out["n"] = count_in_cells(assign_cells(incidents, grid), len(grid))
-    out.attrs = dict(grid.attrs)
-    return out
+    return intel.score_counts(incidents, grid)
 
 
 def _assert_partition(beats: gpd.GeoDataFrame, cells: gpd.GeoDataFrame) -> None:
@@ -128,7 +124,7 @@ def test_chicago_district_11_designed_beats_beat_the_real_beats_on_balance():
     real = intel.load_sample("chicago_district11_beats")
     last_year = incidents[incidents["occurred_at"] >= pd.Timestamp("2017-11-13", tz="America/Chicago")]
     grid = intel.make_grid(real, cell_size_m=150)
-    cells = grid.assign(n=count_in_cells(assign_cells(last_year, grid), len(grid)))
+    cells = intel.score_counts(last_year, grid)
     beats = design_beats(cells, existing=real, existing_id="beat_num")
     info = beats.attrs["beats"]
     assert info["n_beats"] == len(real) == 15

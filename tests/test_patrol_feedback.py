@@ -56,7 +56,7 @@ def test_without_safeguards_patrols_lock_onto_the_places_they_patrol():
     assert on["gini_cumulative"].iloc[-1] < off["gini_cumulative"].iloc[-1] - 0.15
     assert on["gini_cumulative"].iloc[-1] < on["gini_cumulative"].iloc[9]
     assert on["patrolled_bias"].iloc[-10:].mean() < 0.5 * off["patrolled_bias"].iloc[-10:].mean()
-    assert off["rank_error"].isna().all()  # no ranking to get wrong when the truth is flat
+    assert off["rank_error"].isna().all() and off["top_miss"].isna().all()  # nothing to rank when the truth is flat
 
 
 def test_with_safeguards_the_forecast_finds_the_true_hot_areas():

@@ -12,7 +12,6 @@ import shapely
 
 import intel
 from intel.exceptions import InputError
-from intel.grid import assign_cells, count_in_cells
 from intel.patrol import locate_posts, plan_routes, recommend_patrols
 from intel.patrol._posts import coverage_matrix, greedy_cover
 from intel.patrol._routes import (
@@ -30,10 +29,7 @@ from intel.patrol._routes import (
 def scores() -> gpd.GeoDataFrame:
     incidents = intel.make_synthetic(n_background=1500, hotspots=5, random_state=11)
     grid = intel.make_grid(incidents, cell_size_m=250)
-    out = grid.copy()
-    out["n"] = count_in_cells(assign_cells(incidents, grid), len(grid))
-    out.attrs = dict(grid.attrs)
-    return out
+    return intel.score_counts(incidents, grid)
 
 
 def _brute_force(d: np.ndarray, closed: bool) -> float:

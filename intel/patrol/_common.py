@@ -149,3 +149,14 @@ def check_plan(plan: Any, owner: str) -> gpd.GeoDataFrame:
     if not isinstance(plan, gpd.GeoDataFrame) or not {"shift", "place_id", "minutes", "cell_ids"} <= set(plan.columns):
         raise InputError(f"{owner}: plan must be a PatrolPlan from intel.recommend_patrols; got {type(plan).__name__}.")
     return plan
+
+
+def parse_time(value: Any, owner: str, name: str) -> pd.Timestamp:
+    """``value`` as a Timestamp, with a clear error for anything that is not a date or time."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if pd.isna(ts):
+        raise InputError(f"The {name!r} parameter of {owner} must be a date such as '2018-06-04'. Got {value!r} instead.")
+    return ts

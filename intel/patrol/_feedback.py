@@ -99,8 +99,9 @@ def simulate_feedback(
         patrol minutes across areas), ``gini_cumulative`` (of the minutes so far),
         ``top_share`` (share of the minutes so far in the ``units`` most patrolled
         areas), ``rank_error`` (1 - Spearman correlation of the forecast with the
-        truth: 0 is perfect; NaN when the truth is the same everywhere), ``top_miss`` (share of the truly highest ``units`` areas
-        missing from the forecast's top ``units``), ``patrolled_bias`` (the
+        truth: 0 is perfect; NaN when the truth is the same everywhere),
+        ``top_miss`` (share of the truly highest ``units`` areas missing from the
+        forecast's top ``units``; NaN when the truth is flat), ``patrolled_bias`` (the
         forecast's share of incidents in the ``units`` areas patrolled most this period
         over their true share: above 1 the data overstate them), ``discovered_share`` (share of
         the forecast's data that patrols discovered). ``attrs["summary"]`` has the
@@ -144,6 +145,7 @@ def simulate_feedback(
     observed_periods = max(warmup_periods, 1)
     cumulative = np.zeros(n)
     true_top = _top(truth, units, rng)
+    flat = bool(np.ptp(truth) == 0)  # no true top areas to miss
     rows = []
     for period in range(1, periods + 1):
         # ties (e.g. all zero before any data) are broken at random, not by position
@@ -158,6 +160,7 @@ def simulate_feedback(
         cumulative += minutes
         est_share = estimate[patrolled].sum() / estimate.sum() if estimate.sum() > 0 else np.nan
         true_share = truth[patrolled].sum() / truth.sum()
+        miss = float(1.0 - np.isin(true_top, _top(estimate, units, rng)).mean())
         rows.append({
             "period": period,
             "safeguards": bool(safeguards),
@@ -165,7 +168,7 @@ def simulate_feedback(
             "gini_cumulative": gini(cumulative),
             "top_share": float(np.sort(cumulative)[::-1][:units].sum() / cumulative.sum()),
             "rank_error": _rank_error(estimate, truth),
-            "top_miss": float(1.0 - np.isin(true_top, _top(estimate, units, rng)).mean()),
+            "top_miss": float("nan") if flat else miss,
             "patrolled_bias": float(est_share / true_share) if true_share > 0 else np.nan,
             "discovered_share": float(discovered_seen / seen.sum()) if seen.sum() > 0 else 0.0,
         })

@@ -15,7 +15,7 @@ from .._provenance import announce, attach, make_record
 from .._validation import check_number
 from .._weights import cell_neighbours
 from ..exceptions import DataQualityWarning, InputError
-from ._common import Shift, cell_centres, check_cells, numeric_column, parse_shifts, seed_generator
+from ._common import Shift, cell_centres, check_cells, numeric_column, parse_shifts, parse_time, seed_generator
 from ._places import JOIN_RATIO, Place, choose_places
 
 __all__ = ["recommend_patrols", "PLAN_COLUMNS"]
@@ -481,10 +481,4 @@ def _safeguards(summaries, plan, scores, exploration_share, max_share_per_area, 
 
 
 def _as_date(value: Any, owner: str) -> str:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"The 'date' parameter of {owner} must be a date such as '2018-06-04'. Got {value!r} instead.") from exc
-    if pd.isna(ts):
-        raise InputError(f"The 'date' parameter of {owner} must be a date such as '2018-06-04'. Got {value!r} instead.")
-    return ts.date().isoformat()
+    return parse_time(value, owner, "date").date().isoformat()

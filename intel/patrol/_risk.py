@@ -28,7 +28,7 @@ from .._incidents import check_incidents, filter_incidents
 from .._provenance import announce, attach, make_record
 from ..exceptions import InputError
 from ..grid import assign_cells, count_in_cells, make_grid
-from ._common import Shift, parse_shifts
+from ._common import Shift, parse_shifts, parse_time
 from ._plan import recommend_patrols
 from ._safeguards import reported_only
 
@@ -102,16 +102,9 @@ def build_patrol_scores(incidents: gpd.GeoDataFrame, *, date: Any, shifts: Seque
 
 
 def _as_origin(date: Any, incidents: gpd.GeoDataFrame, owner: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(date)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{owner}: --date {date!r} is not a date; write it as YYYY-MM-DD.") from exc
-    if pd.isna(ts):
-        raise InputError(f"{owner}: --date is required (YYYY-MM-DD), the day the plan is for.")
+    ts = parse_time(date, owner, "date")
     tz = incidents["occurred_at"].dt.tz
-    if ts.tzinfo is None and tz is not None:
-        ts = ts.tz_localize(tz)
-    return ts
+    return ts.tz_localize(tz) if ts.tzinfo is None and tz is not None else ts
 
 
 def _select_area(incidents: gpd.GeoDataFrame, column: str, area: Any, owner: str) -> gpd.GeoDataFrame:

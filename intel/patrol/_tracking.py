@@ -18,7 +18,7 @@ from .._validation import check_number
 from .._weights import cell_neighbours
 from ..exceptions import DataQualityWarning, InputError
 from ..grid import assign_cells, count_in_cells, make_grid
-from ._common import DAY_MINUTES, check_plan
+from ._common import DAY_MINUTES, check_plan, parse_time
 
 __all__ = ["build_visit_log", "evaluate_patrols"]
 
@@ -263,10 +263,7 @@ def _start(start: Any, plan: gpd.GeoDataFrame, arrivals: pd.Series, owner: str) 
             start = times.min().normalize()
     if start is None:
         raise InputError(f"{owner}: when did patrols start? Give start=, or a plan with a date (recommend_patrols(date=...)).")
-    try:
-        ts = pd.Timestamp(start)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"The 'start' parameter of {owner} must be a date such as '2018-06-04'. Got {start!r} instead.") from exc
+    ts = parse_time(start, owner, "start")
     return ts.tz_localize(None) if ts.tzinfo is not None else ts
 
 
