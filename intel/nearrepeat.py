@@ -23,7 +23,16 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from ._pairs import TIME_METRICS, build_index, incident_times, incident_xyt, iter_pairs, roots_of, union_pairs
+from ._pairs import (
+    TIME_METRICS,
+    build_index,
+    count_pairs,
+    incident_times,
+    incident_xyt,
+    iter_pairs,
+    roots_of,
+    union_pairs,
+)
 from ._provenance import announce, attach, make_record
 from ._validation import check_number, check_option, check_random_state
 from .exceptions import InputError
@@ -31,8 +40,8 @@ from .exceptions import InputError
 __all__ = ["knox_test", "classify_near_repeats", "active_alert_zones", "NEAR_REPEAT_CLASSES"]
 
 NEAR_REPEAT_CLASSES = ("originator", "repeat", "near repeat", "isolated")
-KNOX_COLUMNS = ("distance_band", "time_band", "distance_from_m", "distance_to_m", "days_from", "days_to",
-                "observed", "expected", "knox_ratio", "p_value", "significant")
+# Knox keeps the pairs within the largest distance (9 bytes each): refuse more than ~2.7 GB of them.
+MAX_KEPT_PAIRS = 300_000_000
 
 
 def knox_test(
@@ -136,10 +145,18 @@ def knox_test(
         raise InputError(f"{owner}: at least 2 incidents with a location and a time are needed; got {n}.")
 
     index = build_index(x, y, None, d_edges[-1])
+    counts_fwd, _ = count_pairs(index)
+    n_close = int(counts_fwd.sum())
+    if n_close > MAX_KEPT_PAIRS:
+        raise InputError(
+            f"{owner}: {n_close:,} pairs of incidents lie within {d_edges[-1]:g} m, more than the "
+            f"{MAX_KEPT_PAIRS:,} (about {MAX_KEPT_PAIRS * 9 / 1e9:.1f} GB) the test keeps in memory. Use a smaller "
+            "largest distance band, or fewer incidents (a shorter period, one category or a smaller area)."
+        )
     ts = t[index.order]
     d2_edges = d_edges**2
     parts_i, parts_j, parts_b = [], [], []
-    for i, j, d2 in iter_pairs(index):
+    for i, j, d2 in iter_pairs(index, counts_fwd):
         parts_i.append(i)
         parts_j.append(j)
         # band 0 is d2 == 0 (same location); band b is (edge[b-1], edge[b]]

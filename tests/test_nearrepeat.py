@@ -222,6 +222,14 @@ def test_coarse_time_resolution_is_refused():
     assert len(knox_test(incidents, permutations=9, random_state=0)) == 20
 
 
+def test_knox_refuses_more_pairs_than_it_can_keep(monkeypatch):
+    import intel.nearrepeat as module
+
+    monkeypatch.setattr(module, "MAX_KEPT_PAIRS", 100)
+    with pytest.raises(InputError, match="smaller largest distance band"):
+        knox_test(_random_incidents(0, n=200), permutations=9)
+
+
 def test_knox_bad_inputs():
     with pytest.raises(InputError, match="at least 2"):
         knox_test(_random_incidents(0, n=1, repeats=0))
