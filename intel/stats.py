@@ -21,6 +21,7 @@ import numba
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import fft as sp_fft
 from scipy import stats as _st
 
 from ._incidents import check_incidents, incident_points
@@ -149,24 +150,9 @@ def score_gistar(
     grid, n, info = _cell_counts(incidents, grid, cell_size_m=cell_size_m, shape=shape, owner=owner)
 
     others = cell_neighbours(grid, neighbours)
-    z = _gistar_z(n, others, star=bool(star), owner=owner)
-    if permutations:
-        p = _tails_p(*_permutation_tails(n, others, permutations, rng), alternative)
-        p_method = f"conditional randomisation (as esda), {permutations} permutations"
-    else:
-        # The z-score's null: the counts randomly relabelled over the cells. Its exact tail, because the
-        # normal approximation is far too optimistic for sparse counts (false hot spots in uniform data).
-        degree = np.diff(others.indptr)
-        own = n if star else 0.0
-        tails = _exact_sum_tails(n, degree + (1 if star else 0), others @ n + own)
-        if tails is None:
-            p, p_method = _normal_p(z, alternative), "normal approximation of gi_star (counts are not whole numbers)"
-        else:
-            p = _tails_p(*tails, alternative)
-            p_method = "exact tail of the neighbourhood sum under random relabelling of the counts"
-    p_adj = _adjust(p, correction)
+    z, p, p_adj, labels, p_method = gistar_arrays(n, others, star=bool(star), permutations=permutations,
+                                                  correction=correction, alternative=alternative, rng=rng)
     _warn_if_unreachable(owner, permutations, alternative, correction, p.size, level=_LEVELS[-1][0])
-    labels = _classify_gistar(z, p_adj)
 
     out = _scores_frame(grid, {"n": n, "gi_star": z, "p_value": p, "p_adj": p_adj, "hotspot_class": labels})
     extra = {
@@ -183,6 +169,44 @@ def score_gistar(
               "grid": info["grid_source"]}
     seed = _seed_record(random_state) if permutations else None
     return attach(out, make_record(owner, params, automatic=info["automatic"], seed=seed, extra=extra))
+
+
+def gistar_arrays(
+    y: np.ndarray,
+    others: sp.csr_matrix,
+    *,
+    star: bool = True,
+    permutations: int = 0,
+    correction: str = "fdr_bh",
+    alternative: str = "two-sided",
+    rng: np.random.Generator | None = None,
+    owner: str = "score_gistar",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """The array core of :func:`score_gistar`, for code that already has counts and weights.
+
+    ``y`` are the cell counts in grid order, ``others`` the binary neighbour
+    weights without the diagonal (:func:`intel._weights.cell_neighbours`).
+    Returns ``(gi_star, p_value, p_adj, class codes into HOTSPOT_CLASSES,
+    description of how the p-values were computed)``. Parameters are not
+    validated here.
+    """
+    z = _gistar_z(y, others, star=star, owner=owner)
+    if permutations:
+        rng = rng if rng is not None else np.random.default_rng()
+        p = _tails_p(*_permutation_tails(y, others, permutations, rng), alternative)
+        p_method = f"conditional randomisation (as esda), {permutations} permutations"
+    else:
+        # The z-score's null: the counts randomly relabelled over the cells. Its exact tail, because the
+        # normal approximation is far too optimistic for sparse counts (false hot spots in uniform data).
+        degree = np.diff(others.indptr)
+        tails = _exact_sum_tails(y, degree + (1 if star else 0), others @ y + (y if star else 0.0))
+        if tails is None:
+            p, p_method = _normal_p(z, alternative), "normal approximation of gi_star (counts are not whole numbers)"
+        else:
+            p = _tails_p(*tails, alternative)
+            p_method = "exact tail of the neighbourhood sum under random relabelling of the counts"
+    p_adj = _adjust(p, correction)
+    return z, p, p_adj, _classify_gistar(z, p_adj), p_method
 
 
 def _gistar_z(y: np.ndarray, others: sp.csr_matrix, *, star: bool, owner: str = "score_gistar") -> np.ndarray:
@@ -710,12 +734,13 @@ def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
         return p.copy()
     if correction == "bonferroni":
         return np.minimum(1.0, p * m)
-    # Benjamini-Hochberg step-up: p_(k) * m / k, made monotone from the largest p down
-    order = np.argsort(p)  # ties end up with equal adjusted values whatever their order
-    ranked = p[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
+    # Benjamini-Hochberg step-up: p_(k) * m / k, made monotone from the largest p down. p-values of 1
+    # (most cells, on sparse grids) take the last ranks and stay 1, so only the others are sorted.
+    out = np.ones(m)
+    below = np.flatnonzero(p < 1.0)
+    order = below[np.argsort(p[below])]  # ties end up with equal adjusted values whatever their order
+    ranked = p[order] * m / np.arange(1, order.size + 1)
+    out[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
     return out
 
 
@@ -784,7 +809,7 @@ def _permutation_tails(
     others = sp.csr_matrix(others)
     table = _permutation_table(y.size, int(np.diff(others.indptr).max(initial=0)), permutations, rng)
     tol = 1e-9 * max(1.0, float(np.abs(y).max(initial=0.0)))
-    ge, le = _crand_sums(np.ascontiguousarray(y, dtype=np.float64), others.indptr, others.indices, table, tol)
+    ge, le = _crand_sums(y, others.indptr, others.indices, table, tol)
     return (ge + 1.0) / (permutations + 1.0), (le + 1.0) / (permutations + 1.0)
 
 
@@ -797,28 +822,24 @@ def _exact_sum_tails(y: np.ndarray, draws: np.ndarray, observed: np.ndarray) -> 
     or too large to convolve.
     """
     counts = np.rint(y)
-    top = int(counts.max(initial=0)) * int(draws.max(initial=0))
-    if not np.allclose(counts, y, rtol=0, atol=1e-9) or (counts < 0).any() or top > _MAX_EXACT_SUM:
+    most = int(draws.max(initial=0))
+    top = int(counts.max(initial=0))
+    if np.abs(counts - y).max(initial=0.0) > 1e-9 or counts.min(initial=0.0) < 0 or top * most > _MAX_EXACT_SUM:
         return None
+    pmf = np.bincount(counts.astype(np.int64), minlength=top + 1) / counts.size
+    # the k-fold convolution of the counts' distribution, as a power of its Fourier transform: absolute
+    # error about 1e-15, far below any p-value a correction over a grid can call significant
+    size = sp_fft.next_fast_len(most * top + 1, real=True)
+    transform = sp_fft.rfft(pmf, size)
     observed = np.rint(observed).astype(np.int64)
-    pmf = np.bincount(counts.astype(np.int64)) / counts.size
     p_ge, p_le = np.ones(y.size), np.ones(y.size)
-    dist = np.ones(1)
-    for k in range(1, int(draws.max(initial=0)) + 1):
-        dist = np.clip(_convolve(dist, pmf), 0.0, None)
+    for k in np.unique(draws[draws > 0]):
         cells = draws == k
-        if cells.any():
-            at_most = np.minimum(np.cumsum(dist), 1.0)
-            at_least = np.minimum(np.cumsum(dist[::-1])[::-1], 1.0)
-            p_ge[cells], p_le[cells] = at_least[observed[cells]], at_most[observed[cells]]
+        dist = np.clip(sp_fft.irfft(transform**k, size)[: k * top + 1], 0.0, None)
+        at_most = np.minimum(np.cumsum(dist), 1.0)
+        at_least = np.minimum(np.cumsum(dist[::-1])[::-1], 1.0)
+        p_ge[cells], p_le[cells] = at_least[observed[cells]], at_most[observed[cells]]
     return p_ge, p_le
-
-
-def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.signal import fftconvolve
-
-    # direct sums keep the far tails exact; FFT (absolute error ~1e-16) only when that gets slow
-    return np.convolve(a, b) if a.size * b.size <= 20_000_000 else fftconvolve(a, b)
 
 
 def _permutation_table(n: int, max_neighbours: int, permutations: int, rng: np.random.Generator) -> np.ndarray:
@@ -834,35 +855,69 @@ def _permutation_table(n: int, max_neighbours: int, permutations: int, rng: np.r
     return table
 
 
+def _crand_sums(
+    y: np.ndarray, indptr: np.ndarray, indices: np.ndarray, table: np.ndarray, tol: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """How many permuted neighbour sums are >= and <= the observed one, for every cell.
+
+    Row ``p`` of ``table`` holds draws among the ``n - 1`` other cells: for cell
+    ``i`` a draw ``j`` stands for cell ``j`` when ``j < i`` and ``j + 1`` otherwise
+    (esda's convention); a cell with ``k`` neighbours uses the first ``k`` draws.
+    Comparing sums of counts (not statistics derived from them) keeps ties exact
+    for whole-number counts; ``tol`` absorbs rounding for fractional ones.
+    """
+    flat = table.ravel()
+    order = np.argsort(flat, kind="stable")
+    width = table.shape[1]
+    return _crand_sweep(np.ascontiguousarray(y, dtype=np.float64), indptr, indices, table,
+                        flat[order].astype(np.int64), (order // width).astype(np.int64),
+                        (order % width).astype(np.int64), tol, min(y.size, 4 * numba.get_num_threads()))
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _crand_sums(y, indptr, indices, table, tol):  # pragma: no cover - compiled
-    # How many permuted neighbour sums are >= and <= the observed one. Comparing sums of counts
-    # (not statistics derived from them) keeps ties exact for whole-number counts.
+def _crand_sweep(y, indptr, indices, table, event_draw, event_row, event_col, tol, n_chunks):  # pragma: no cover
+    # Cells are swept in order. Between cell i - 1 and cell i only the draws equal to i - 1 change
+    # meaning (from cell i to cell i - 1), so the running sums of every permutation are updated at
+    # those few events instead of re-gathered for every cell: P * k random reads per cell become a
+    # sequential scan of P sums. Chunks of cells run in parallel, each starting from scratch.
     n = y.shape[0]
-    permutations = table.shape[0]
+    permutations, width = table.shape
     ge = np.zeros(n, dtype=np.int64)
     le = np.zeros(n, dtype=np.int64)
-    for i in numba.prange(n):
-        observed = 0.0
-        k = 0
-        for t in range(indptr[i], indptr[i + 1]):
-            j = indices[t]
-            if j != i:
-                observed += y[j]
-                k += 1
-        at_least = 0
-        at_most = 0
+    for c in numba.prange(n_chunks):
+        lo = c * n // n_chunks
+        hi = (c + 1) * n // n_chunks
+        # running[k, p]: sum of the first k draws of permutation p, as cell lo reads them
+        running = np.zeros((width + 1, permutations))
         for p in range(permutations):
-            s = 0.0
-            for m in range(k):
+            for m in range(width):
                 j = table[p, m]
-                if j >= i:
-                    j += 1
-                s += y[j]
-            if s >= observed - tol:
-                at_least += 1
-            if s <= observed + tol:
-                at_most += 1
-        ge[i] = at_least
-        le[i] = at_most
+                running[m + 1, p] = running[m, p] + (y[j] if j < lo else y[j + 1])
+        e = np.searchsorted(event_draw, lo)  # first event with draw >= lo
+        for i in range(lo, hi):
+            if i > lo:
+                while e < event_draw.shape[0] and event_draw[e] == i - 1:
+                    j = event_draw[e]
+                    delta = y[j] - y[j + 1]
+                    p = event_row[e]
+                    for k in range(event_col[e] + 1, width + 1):
+                        running[k, p] += delta
+                    e += 1
+            observed = 0.0
+            k = 0
+            for t in range(indptr[i], indptr[i + 1]):
+                j = indices[t]
+                if j != i:
+                    observed += y[j]
+                    k += 1
+            at_least = 0
+            at_most = 0
+            sums = running[k]
+            for p in range(permutations):
+                if sums[p] >= observed - tol:
+                    at_least += 1
+                if sums[p] <= observed + tol:
+                    at_most += 1
+            ge[i] = at_least
+            le[i] = at_most
     return ge, le
