@@ -764,3 +764,19 @@ def test_json_records_and_padded_headers(tmp_path, memphis_raw, memphis):
     padded.write_text(" uid , offense_type , date , longitude , latitude \n1,a,2019-01-01 10:00,-90,35\n")
     out = load_incidents(padded, tz="America/Chicago")
     assert out.report["n_kept"] == 1 and out.incidents["incident_id"].iloc[0] == "1"
+
+
+def test_leading_zero_ids_and_compact_dates_survive_the_csv_reader(tmp_path):
+    p = tmp_path / "zeros.csv"
+    p.write_text("ref,stamp,lat,lon\n007,20190105,35.1,-90.0\n7,201901051530,35.1,-90.0\n0100,20190106,35.1,-90.0\n")
+    res = load_incidents(p, columns={"incident_id": "ref", "occurred_at": "stamp", "lat": "lat", "lon": "lon"},
+                         tz="America/Chicago")
+    inc = res.incidents
+    assert inc["incident_id"].tolist() == ["007", "7", "0100"]
+    assert inc["occurred_at"].tolist() == [pd.Timestamp("2019-01-05", tz="America/Chicago"),
+                                           pd.Timestamp("2019-01-05 15:30", tz="America/Chicago"),
+                                           pd.Timestamp("2019-01-06", tz="America/Chicago")]
+    assert inc["time_resolution"].tolist() == ["day", "minute", "day"]
+    ints = pd.DataFrame({"stamp": [20190105, 20190106], "lat": 35.1, "lon": -90.0})
+    out = load_incidents(ints, columns={"occurred_at": "stamp", "lat": "lat", "lon": "lon"}, tz="UTC")
+    assert out.incidents["occurred_at"].dt.day.tolist() == [5, 6]

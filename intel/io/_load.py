@@ -27,8 +27,6 @@ from ._schemas import Resolved, resolve_schema, snake_case
 from ._times import RESOLUTIONS, check_tz, localise, parse_times, resolution_codes, to_datetimes, zone_at
 
 _OWNER = "load_incidents"
-_TEXT_FIELDS = ("incident_id", "occurred_at", "occurred_to", "category", "detection", "time_resolution")
-_COORD_FIELDS = ("lat", "lon", "x", "y")
 _WGS84 = pyproj.CRS.from_epsg(4326)
 
 
@@ -315,14 +313,15 @@ class _Loader:
         a = self.args
         self.resolved: Resolved | None = None
 
-        def plan(headers: list[str], label: str) -> dict[str, str]:
+        def plan(headers: list[str], label: str, sample: Mapping[str, list[str]]) -> dict[str, str]:
             self.resolved = resolve_schema(headers, schema=a["schema"], columns=a["columns"], source=label)
             types = {}
-            for fld, col in self.resolved.columns.items():
-                if fld in _TEXT_FIELDS:
+            for fld in ("incident_id", "occurred_at", "occurred_to"):
+                col = self.resolved.columns.get(fld)
+                # numbers with leading zeros ("007", "20190101"): text keeps them exact
+                if col is not None and any(v.strip()[:1] == "0" or len(v.strip()) == 8 and v.strip().isdigit()
+                                           for v in sample.get(col, [])):
                     types[col] = "string"
-                elif fld in _COORD_FIELDS:
-                    types[col] = "float"
             return types
 
         self.src = read_source(a["source"], plan=plan, table=a["table"], query=a["query"], sheet=a["sheet"],

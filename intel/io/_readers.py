@@ -2,9 +2,9 @@
 
 Delimited text (CSV/TSV, plain, .gz, .bz2, .xz or a .zip holding one table) goes
 through pandas' C parser, with the delimiter sniffed from the first lines and the
-encoding taken from a BOM, else UTF-8, else latin-1. Columns that feed intel's text
-fields (dates, ids, categories) are read as strings so nothing is lost (leading zeros,
-the exact date text); dates are then parsed with Arrow's vectorised ``strptime``.
+encoding taken from a BOM, else UTF-8, else latin-1. Id columns whose values carry
+leading zeros are read as text so none is lost; dates are parsed afterwards with
+Arrow's vectorised ``strptime``.
 Anything unreadable ends in a :class:`ParseError` that names the file and the problem.
 """
 
@@ -36,8 +36,9 @@ VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".kmz",
 _DELIMITERS = (",", "\t", ";", "|")
 _HEAD_BYTES = 1 << 16
 
-# Column plan: (headers, file label) -> {header: "string" | "float"}; the loader decides it from the headers.
-Plan = Callable[[list[str], str], Mapping[str, str]]
+# Column plan: (headers, file label, sample values per header) -> {header: "string"} for the columns that must
+# be read as text; the loader decides it from the headers.
+Plan = Callable[[list[str], str, Mapping[str, list[str]]], Mapping[str, str]]
 
 
 @dataclass
@@ -194,72 +195,6 @@ def _read_file(path: Path, *, plan: Plan, sheet: Any, layer: str | None) -> Sour
 
 # ---------------------------------------------------------------------------- delimited text
 
-class _Prefetch(io.RawIOBase):
-    """Read a (decompressing) stream in a background thread, a few blocks ahead.
-
-    zlib, bz2 and lzma release the GIL, so decompression runs on a second core while
-    the CSV parser works on the block before.
-    """
-
-    _BLOCK = 1 << 22
-    _DONE = object()
-
-    def __init__(self, stream: Any):
-        import queue
-        import threading
-
-        self._stream = stream
-        self._queue: Any = queue.Queue(maxsize=4)
-        self._buffer = memoryview(b"")
-        self._error: BaseException | None = None
-        self._eof = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._fill, daemon=True)
-        self._thread.start()
-
-    def _fill(self) -> None:
-        try:
-            while not self._stop.is_set():
-                block = self._stream.read(self._BLOCK)
-                if not block:
-                    break
-                self._queue.put(block)
-        except BaseException as exc:  # handed to the reading thread
-            self._error = exc
-        finally:
-            self._queue.put(self._DONE)
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            if self._eof:
-                return 0
-            block = self._queue.get()
-            if block is self._DONE:
-                self._eof = True
-                if self._error is not None:
-                    raise self._error
-                return 0
-            self._buffer = memoryview(block)
-        n = min(len(target), len(self._buffer))
-        target[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
-
-    def close(self) -> None:
-        if not self.closed:
-            self._stop.set()
-            while self._thread.is_alive():  # unblock a producer waiting on a full queue
-                try:
-                    self._queue.get_nowait()
-                except Exception:
-                    self._thread.join(0.01)
-            self._stream.close()
-        super().close()
-
-
 def _open_binary(path: Path, compression: str, member: str | None) -> io.BufferedIOBase:
     if member is not None:
         return zipfile.ZipFile(path).open(member)
@@ -328,6 +263,14 @@ def _header(text: str, delimiter: str) -> list[str]:
     return []
 
 
+def _sample(text: str, delimiter: str, header: list[str]) -> dict[str, list[str]]:
+    """The first rows of the sampled text, column by column, as strings (for the loader's column plan)."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))[1:200]
+    if len(text) >= _HEAD_BYTES - 8 and rows:
+        rows = rows[:-1]  # possibly cut short by the end of the sample
+    return {name: [r[k] for r in rows if k < len(r)] for k, name in enumerate(header)}
+
+
 def _read_delimited(path: Path, *, plan: Plan, compression: str = "", member: str | None = None) -> Source:
     head = _head(path, compression, member)
     if not head.strip():
@@ -339,7 +282,7 @@ def _read_delimited(path: Path, *, plan: Plan, compression: str = "", member: st
                          "(many control characters). Is it the right file?")
     delimiter = _sniff(text)
     header = _header(text, delimiter)
-    types = dict(plan(header, str(path)))
+    types = dict(plan(header, str(path), _sample(text, delimiter, header)))
     details = {"format": "csv", "delimiter": delimiter, "encoding": encoding, "compression": compression.lstrip(".") or None}
     if member:
         details["zip_member"] = member
@@ -361,14 +304,14 @@ def _read_delimited(path: Path, *, plan: Plan, compression: str = "", member: st
 
 def _pandas_csv(path, compression, member, delimiter, encoding, types) -> pd.DataFrame:
     # pandas' C parser streams decompression and parsing in one pass; on gzip exports it beat
-    # Arrow's reader here (decompression dominates), and it copes with huge fields and quoted newlines
+    # Arrow's reader here (decompression dominates), and it copes with huge fields and quoted newlines.
+    # Only columns the plan names are forced to text: forcing costs time, and pandas already reads
+    # date strings and names as text.
     dtype = {c: "str" for c, t in types.items() if t == "string"}
     try:
-        stream = _open_binary(path, compression, member)
-        if compression or member:
-            stream = io.BufferedReader(_Prefetch(stream), buffer_size=1 << 20)
-        with stream as fh:
-            return pd.read_csv(fh, sep=delimiter, encoding=encoding, dtype=dtype, engine="c", low_memory=False)
+        with _open_binary(path, compression, member) as fh:
+            return pd.read_csv(fh, sep=delimiter, encoding=encoding, dtype=dtype or None, engine="c",
+                               low_memory=False)
     except UnicodeDecodeError:
         raise
     except pd.errors.EmptyDataError:

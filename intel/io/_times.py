@@ -70,6 +70,9 @@ _FORMATS: tuple[tuple[str, int, str], ...] = (
     ("%d-%m-%Y %H:%M:%S", _MINUTE, "eu"),
     ("%d-%m-%Y %H:%M", _MINUTE, "eu"),
     ("%d-%m-%Y", _DAY, "eu"),
+    ("%Y%m%d%H%M%S", _MINUTE, "iso"),
+    ("%Y%m%d%H%M", _MINUTE, "iso"),
+    ("%Y%m%d", _DAY, "iso"),
 )
 _OFFSET_FORMATS: tuple[tuple[str, int, str], ...] = (
     ("%Y-%m-%dT%H:%M:%S%z", _MINUTE, "iso"),
@@ -107,6 +110,9 @@ def parse_times(values: pd.Series, *, what: str, day_first: bool | None = None) 
         return _from_datetimes(values.dt.tz_convert("UTC").dt.tz_localize(None), utc=True)
     if pd.api.types.is_datetime64_dtype(dtype):
         return _from_datetimes(values, utc=False)
+    if pd.api.types.is_integer_dtype(dtype):
+        # compact dates (20190101, 201901011530) read as numbers; other numbers fail every format
+        return _from_strings(values.astype("string"), what=what, day_first=day_first)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         # numbers are not dates we can trust (Excel serials, epochs in unknown units): all unparseable
         missing = values.isna().to_numpy()
