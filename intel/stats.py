@@ -24,12 +24,12 @@ import scipy.sparse as sp
 from scipy import fft as sp_fft
 from scipy import stats as _st
 
-from ._incidents import check_incidents, incident_points
+from ._incidents import check_incidents
 from ._provenance import attach, make_record
 from ._validation import check_number, check_option, check_random_state
 from ._weights import cell_neighbours, check_neighbours, describe_neighbours, row_standardise
 from .exceptions import DataQualityWarning, GridError, InputError
-from .grid import SHAPES, assign_cells, count_in_cells, make_grid, resolve_grid
+from .grid import SHAPES, make_grid
 
 __all__ = ["score_gistar", "score_moran", "score_change", "concentration", "HOTSPOT_CLASSES", "MORAN_CLASSES",
            "CHANGE_CLASSES"]
@@ -502,8 +502,10 @@ def score_change(
             both = pd.concat([before.geometry, after.geometry.to_crs(before.crs)], ignore_index=True)
             grid = make_grid(gpd.GeoSeries(both, crs=before.crs), cell_size_m=cell_size_m, shape=shape)
             automatic, source = dict(grid.attrs["provenance"].get("automatic", {})), "built"
-        grid, n_before, info_b = _cell_counts(before, grid, cell_size_m=None, shape=shape, owner=owner, allow_empty=True)
-        grid, n_after, info_a = _cell_counts(after, grid, cell_size_m=None, shape=shape, owner=owner, allow_empty=True)
+        counted, n_before, info_b = _cell_counts(before, grid, cell_size_m=None, shape=shape, owner=owner,
+                                                 allow_empty=True)
+        grid = counted.drop(columns="n", errors="ignore")
+        _, n_after, info_a = _cell_counts(after, grid, cell_size_m=None, shape=shape, owner=owner, allow_empty=True)
         info = {"automatic": automatic, "grid_source": source, "n_cells": len(grid),
                 "n_incidents_before": info_b["n_incidents"], "n_incidents_after": info_a["n_incidents"]}
     if n_before.sum() + n_after.sum() == 0:
@@ -667,35 +669,26 @@ def _cell_counts(
     owner: str,
     allow_empty: bool = False,
 ) -> tuple[gpd.GeoDataFrame, np.ndarray, dict[str, Any]]:
-    """Grid (given or built), weighted count per cell, and what the provenance should say about them."""
-    check_incidents(incidents, owner=owner)
-    check_number("cell_size_m", cell_size_m, owner, low=0, closed="neither", allow_none=True)
-    built = grid is None
-    if built and len(incidents) == 0:
-        raise InputError(f"{owner}: there are no incidents, so there is nothing to build a grid over; pass grid=.")
-    grid, incidents = resolve_grid(incidents, grid, cell_size_m=cell_size_m, shape=shape, owner=owner)
-    if len(grid) < _MIN_CELLS:
-        raise GridError(f"{owner}: the grid has {len(grid)} cells; hot spot statistics need at least {_MIN_CELLS}. "
+    """Counts per cell through :func:`intel.score_counts`, and what the provenance should say about them.
+
+    Returns the counts table (the grid's rows plus ``n``, its history kept), the
+    counts, and the grid source, automatic choices (cell size, CRS) and totals.
+    """
+    from .density import score_counts
+
+    if allow_empty and grid is not None and isinstance(incidents, gpd.GeoDataFrame) and len(incidents) == 0:
+        n = np.zeros(len(grid))
+        return grid, n, {"automatic": {}, "grid_source": "given", "n_cells": len(grid), "n_incidents": 0.0,
+                         "n_outside_grid": 0.0}
+    cells = score_counts(incidents, grid, cell_size_m=cell_size_m, shape=shape)
+    if len(cells) < _MIN_CELLS:
+        raise GridError(f"{owner}: the grid has {len(cells)} cells; hot spot statistics need at least {_MIN_CELLS}. "
                         "Use a smaller cell_size_m.")
-    x, y, w = incident_points(incidents, owner=owner)
-    positions = assign_cells((x, y), grid)
-    n = count_in_cells(positions, len(grid), w)
-    outside = int((positions < 0).sum())
-    if x.size and outside == x.size and not allow_empty:
-        raise GridError(
-            f"{owner}: none of the {x.size} incidents falls inside the grid ({len(grid)} cells); the grid and the "
-            "points do not overlap. Check that both are in the same place and CRS."
-        )
-    if outside and not (x.size and outside == x.size):
-        warnings.warn(
-            f"{owner}: {outside} of {x.size} incidents fall outside the grid and are not counted.",
-            DataQualityWarning,
-            stacklevel=3,
-        )
-    automatic = dict(grid.attrs.get("provenance", {}).get("automatic", {})) if built else {}
-    info = {"automatic": automatic, "grid_source": "built" if built else "given", "n_cells": len(grid),
-            "n_incidents": float(n.sum()), "n_outside_grid": outside}
-    return grid, n, info
+    record = cells.attrs["provenance"]
+    n = cells["n"].to_numpy(dtype=np.float64)
+    info = {"automatic": dict(record.get("automatic", {})), "grid_source": "built" if grid is None else "given",
+            "n_cells": len(cells), "n_incidents": float(n.sum()), "n_outside_grid": record.get("weight_outside_grid", 0.0)}
+    return cells, n, info
 
 
 def _scores_frame(grid: gpd.GeoDataFrame, columns: dict[str, Any]) -> gpd.GeoDataFrame:

@@ -309,23 +309,34 @@ def test_polygon_layer_as_grid(planted):
     np.testing.assert_allclose(scores["gi_star"].to_numpy(), ref.Zs, atol=1e-9)
 
 
-def test_incidents_outside_the_grid_warn(planted, grid250):
+def test_incidents_outside_the_grid_are_announced_and_recorded(planted, grid250, caplog):
     part = grid250.iloc[: len(grid250) // 2].copy()
     part.attrs = dict(grid250.attrs)
-    with pytest.warns(DataQualityWarning, match="fall outside the grid"):
+    with caplog.at_level(logging.INFO, logger="intel"):
         scores = intel.score_gistar(planted, part)
-    assert scores.attrs["provenance"]["n_outside_grid"] > 0
+    assert 0 < scores.attrs["provenance"]["n_outside_grid"] < len(planted)
+    assert scores["n"].sum() + scores.attrs["provenance"]["n_outside_grid"] == len(planted)
+    assert any("outside the grid" in r.getMessage() for r in caplog.records)
 
 
 def test_grid_that_misses_the_points_is_a_grid_error(planted):
     far = intel.make_grid(gpd.GeoSeries([shapely.box(0, 0, 3000, 3000)], crs=planted.crs), cell_size_m=500)
-    with pytest.raises(GridError, match="do not overlap"):
+    with pytest.raises(GridError, match="no incident falls in the grid"):
         intel.score_gistar(planted, far)
 
 
-def test_lat_lon_incidents_are_a_crs_error(planted):
+def test_lat_lon_incidents_are_projected_and_recorded(planted):
+    scores = intel.score_gistar(planted.to_crs(4326), cell_size_m=250)
+    assert scores.crs.is_projected
+    assert "crs" in scores.attrs["provenance"]["automatic"]
+    assert scores["n"].sum() == len(planted)
+    reference = intel.score_gistar(planted, cell_size_m=250)
+    assert (scores["hotspot_class"] == "hot spot 99%").sum() == (reference["hotspot_class"] == "hot spot 99%").sum()
+
+
+def test_lat_lon_periods_for_change_are_a_crs_error(planted):
     with pytest.raises(CRSError, match="geographic"):
-        intel.score_gistar(planted.to_crs(4326), cell_size_m=250)
+        intel.score_change(planted.to_crs(4326), planted.to_crs(4326), cell_size_m=250)
 
 
 def test_incidents_in_another_crs_are_reprojected_to_the_grid(planted, grid250):
@@ -367,7 +378,7 @@ def test_bad_parameters_are_clear_errors(planted, kwargs, match):
 
 
 def test_not_incidents_is_a_clear_error():
-    with pytest.raises(InputError, match="Incidents GeoDataFrame"):
+    with pytest.raises(InputError, match="GeoDataFrame"):
         intel.score_gistar(pd.DataFrame({"x": [1]}))
 
 
