@@ -351,6 +351,7 @@ def test_cli_emerging_json(tmp_path, planted):
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_chicago_burglary_emerging(chicago_files):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
