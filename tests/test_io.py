@@ -780,3 +780,12 @@ def test_leading_zero_ids_and_compact_dates_survive_the_csv_reader(tmp_path):
     ints = pd.DataFrame({"stamp": [20190105, 20190106], "lat": 35.1, "lon": -90.0})
     out = load_incidents(ints, columns={"occurred_at": "stamp", "lat": "lat", "lon": "lon"}, tz="UTC")
     assert out.incidents["occurred_at"].dt.day.tolist() == [5, 6]
+
+
+def test_padded_and_blank_dates_in_a_clean_column():
+    when = ["2019-03-01 10:00"] * 2500 + ["  2019-03-02 11:00 ", "   ", "nonsense"]
+    df = pd.DataFrame({"when": when, "lat": 35.1, "lon": -90.0})
+    res = quiet_load(df, columns={"occurred_at": "when", "lat": "lat", "lon": "lon"}, tz="UTC")
+    q = res.quarantine.set_index("source_row")["reason"].to_dict()
+    assert q == {2502: "missing_date", 2503: "unparseable_date"}
+    assert res.incidents["occurred_at"].iloc[-1] == pd.Timestamp("2019-03-02 11:00", tz="UTC")

@@ -761,7 +761,7 @@ class _Loader:
         for position, (name, values) in enumerate(data.items()):
             frame.insert(position, name, values)
         frame["geometry"] = geometry
-        incidents = gpd.GeoDataFrame(frame, geometry="geometry", crs=self.target)
+        incidents = gpd.GeoDataFrame(frame, geometry="geometry", crs=self.target, copy=False)
 
         self._quality_warnings(kidx)
         quarantine = self._quarantine(qidx, dropped, source_row)

@@ -164,7 +164,7 @@ def _to_arrow(values: pd.Series) -> pa.Array:
 
 def _from_strings(values: pd.Series, *, what: str, day_first: bool | None) -> ParsedTimes:
     n = len(values)
-    arr = pc.utf8_trim_whitespace(_to_arrow(values))
+    arr = _to_arrow(values)
     valid = pc.and_(pc.is_valid(arr), pc.not_equal(pc.utf8_length(arr), 0))
     missing = ~np.asarray(valid.fill_null(False), dtype=bool)
     present = np.flatnonzero(~missing)
@@ -178,12 +178,14 @@ def _from_strings(values: pd.Series, *, what: str, day_first: bool | None) -> Pa
 
     rng = np.random.default_rng(0)
     sample_idx = present if present.size <= _SAMPLE else np.sort(rng.choice(present, _SAMPLE, replace=False))
-    sample = pc.take(arr, pa.array(sample_idx))
-    sample_text = sample.to_pylist()
+    sample_text = _take_few(arr, sample_idx)
+    if any(s != s.strip() for s in sample_text):
+        arr = pc.utf8_trim_whitespace(arr)
+        sample_text = [s.strip() for s in sample_text]
     if any(re.search(_FRACTION_RE, s) for s in sample_text[:200]):
         arr = pc.replace_substring_regex(arr, _FRACTION_RE, r"\1")
-        sample = pc.take(arr, pa.array(sample_idx))
-        sample_text = sample.to_pylist()
+        sample_text = [re.sub(_FRACTION_RE, r"\1", s) for s in sample_text]
+    sample = pa.array(sample_text, pa.string())
     formats = list(_FORMATS)
     if any(_OFFSET_RE.search(s) for s in sample_text):
         formats = list(_OFFSET_FORMATS) + formats
@@ -223,7 +225,39 @@ def _from_strings(values: pd.Series, *, what: str, day_first: bool | None) -> Pa
         utc[rows] = "%z" in fmt
         used.append(fmt)
         remaining = remaining[~good]
+    if remaining.size:
+        # the column is trimmed only when the sample shows spaces: give the few rows left a trimmed try,
+        # and call blanks made of spaces missing, not unparseable
+        raw = _take_few(arr, remaining)
+        text = [(v or "").strip() for v in raw]
+        blank = np.array([not t for t in text], dtype=bool)
+        missing[remaining[blank]] = True
+        padded = np.array([bool(t) and t != v for t, v in zip(text, raw)], dtype=bool)
+        if padded.any():
+            rows = remaining[padded]
+            chunk = pa.array([t for t, p in zip(text, padded) if p], pa.string())
+            for fmt, code, _ in order:
+                parsed = pc.strptime(chunk, format=fmt, unit="s", error_is_null=True)
+                good = np.asarray(parsed.is_valid(), dtype=bool) & ~ok[rows]
+                if good.any():
+                    secs[rows[good]] = np.asarray(pc.cast(parsed, pa.int64()).fill_null(0))[good]
+                    ok[rows[good]], res[rows[good]], utc[rows[good]] = True, code, "%z" in fmt
     return ParsedTimes(secs, ok, utc, res, missing, used, auto)
+
+
+def _take_few(arr: Any, rows: np.ndarray) -> list[Any]:
+    """Values at a few positions of a (chunked) Arrow array, without Arrow's whole-array take on chunks."""
+    if not isinstance(arr, pa.ChunkedArray):
+        return arr.take(pa.array(rows)).to_pylist()
+    out: list[Any] = []
+    start = 0
+    for chunk in arr.chunks:
+        stop = start + len(chunk)
+        lo, hi = np.searchsorted(rows, [start, stop])
+        if hi > lo:
+            out.extend(chunk.take(pa.array(rows[lo:hi] - start)).to_pylist())
+        start = stop
+    return out
 
 
 def resolution_codes(values: pd.Series) -> np.ndarray:
