@@ -107,10 +107,10 @@ def test_kde_total_and_horizon(incidents, grid):
 def test_kde_automatic_bandwidth_is_recorded(incidents, grid, caplog):
     with caplog.at_level("INFO", logger="intel"):
         model = intel.KDERisk().fit(incidents, grid=grid, origin=ORIGIN)
-    assert model.bandwidth_m_ == 400.0
-    assert "bandwidth set to 400 m automatically" in caplog.text
+    assert model.bandwidth_m_ == 200.0
+    assert "bandwidth set to 200 m automatically" in caplog.text
     prov = model.predict().attrs["provenance"]
-    assert prov["automatic"]["bandwidth_m"]["value"] == 400.0
+    assert prov["automatic"]["bandwidth_m"]["value"] == 200.0
     assert prov["parameters"]["bandwidth_m"] is None
     given = intel.KDERisk(bandwidth_m=300).fit(incidents, grid=grid, origin=ORIGIN)
     assert "bandwidth_m" not in given.predict().attrs["provenance"]["automatic"]

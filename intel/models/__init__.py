@@ -10,6 +10,7 @@ from ._kde import KDERisk
 from ._prospective import ProspectiveHotspot
 from ._sepp import GridSEPP
 from ._sepp_kernel import KernelSEPP
+from ._ensemble import EnsembleRisk
 
 __all__ = ["RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
-           "GridSEPP", "KernelSEPP"]
+           "GridSEPP", "KernelSEPP", "EnsembleRisk"]

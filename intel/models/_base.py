@@ -76,10 +76,14 @@ class Events:
 class RiskModel(BaseEstimator):
     """Base class of intel's risk models (see the module docstring for the contract).
 
-    Subclasses set ``_name`` (the label reports use) and implement ``_fit`` and
-    ``_predict``; they never look at incidents themselves, only at the ``Events`` that
-    :meth:`fit` hands them, which hold nothing from the origin on.
+    Subclasses implement ``_fit`` and ``_predict``; they never look at incidents
+    themselves, only at the ``Events`` that :meth:`fit` hands them, which hold nothing
+    from the origin on. Models that combine other models (``_wraps_models = True``)
+    get no events of their own: they fit clones of their members on the same
+    incidents, grid and origin, and each member makes the same cut.
     """
+
+    _wraps_models = False
 
     def _lookback_days(self) -> float | None:
         """Days of history before the origin the model needs (``None``: all of it)."""
@@ -121,12 +125,13 @@ class RiskModel(BaseEstimator):
             raise InputError(f"{owner}: give the cells to forecast for, e.g. grid=intel.make_grid(incidents, cell_size_m=250).")
         grid, incidents = resolve_grid(incidents, grid, cell_size_m=None, shape="square", owner=owner)
         origin_ts = _as_origin(origin, incidents["occurred_at"], owner)
-        events = _training_events(incidents, grid, origin_ts, self._lookback_days())
+        lookback = 0.0 if self._wraps_models else self._lookback_days()
+        events = _training_events(incidents, grid, origin_ts, lookback)
         self.grid_ = grid
         self.origin_ = origin_ts
         self.n_train_ = len(events)
         self.automatic_: dict[str, Any] = {}
-        if len(events) == 0:
+        if len(events) == 0 and not self._wraps_models:
             lookback = self._lookback_days()
             where = "before the origin" if lookback is None else f"in the {lookback:g} days before the origin"
             warnings.warn(

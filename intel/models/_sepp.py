@@ -78,6 +78,26 @@ def _decay_sums(t, starts, omega, second):  # pragma: no cover - compiled
     return a_out, b_out, c_out
 
 
+@numba.njit(cache=True, nogil=True)
+def _exposure_moments(age, w):  # pragma: no cover - compiled
+    """``G(w) = sum(1 - exp(-w s))`` and its first two derivatives; ``age`` sorted ascending,
+    so the loop stops once ``exp(-w s)`` underflows the sums and counts the rest as 1s."""
+    g0 = 0.0
+    g1 = 0.0
+    g2 = 0.0
+    n = age.shape[0]
+    for i in range(n):
+        s = age[i]
+        if w * s > 60.0:
+            g0 += n - i
+            break
+        e = np.exp(-w * s)
+        g0 += 1.0 - e
+        g1 += s * e
+        g2 -= s * s * e
+    return g0, g1, g2
+
+
 def expected_hawkes_count(mu: np.ndarray, boost: np.ndarray, theta: float, omega: float, horizon_days: float) -> np.ndarray:
     """Expected events over ``[0, H)`` of a Hawkes process with exponential trigger, cascades included.
 
@@ -203,7 +223,7 @@ def _cell_starts(cell: np.ndarray, n_cells: int) -> np.ndarray:
 def _fit_em(cell, t, n_cells, span, theta, omega, max_iter, tol):
     """EM (SQUAREM-accelerated) for the grid ETAS; ``cell``/``t`` sorted by cell then time, ``t`` < 0 in days."""
     starts = _cell_starts(cell, n_cells)
-    age = -t
+    age_sorted = np.sort(-t)
     counts = np.bincount(cell, minlength=n_cells).astype(np.float64)
     mu = counts / (2.0 * span)
     if t.size == 0:
@@ -215,16 +235,16 @@ def _fit_em(cell, t, n_cells, span, theta, omega, max_iter, tol):
         a, b, _ = _decay_sums(t, starts, omega, False)
         boost = theta * omega * a
         lam = mu[cell] + boost
-        loglik = np.sum(np.log(lam)) - span * mu.sum() - theta * np.sum(-np.expm1(-omega * age))
+        loglik = np.sum(np.log(lam)) - span * mu.sum() - theta * _exposure_moments(age_sorted, omega)[0]
         trig = boost / lam
         trig_delay = theta * omega * b / lam
         new_mu = np.bincount(cell, weights=1.0 - trig, minlength=n_cells) / span
         n_trig = trig.sum()
         if n_trig <= 0 or trig_delay.sum() <= 0:
             return np.concatenate([new_mu, [0.0, omega]]), loglik
-        new_omega = _m_step_omega(n_trig, trig_delay.sum(), age, omega)
+        new_omega = _m_step_omega(n_trig, trig_delay.sum(), age_sorted, omega)
         # offspring expected inside the window, given each incident's time left before the origin
-        new_theta = min(n_trig / np.sum(-np.expm1(-new_omega * age)), _THETA_MAX)
+        new_theta = min(n_trig / _exposure_moments(age_sorted, new_omega)[0], _THETA_MAX)
         return np.concatenate([new_mu, [new_theta, new_omega]]), loglik
 
     def valid(x):
@@ -267,8 +287,9 @@ def squarem(em_map, x, valid, max_iter, tol, *, n_scalars):
         n_iter += 1
         r = x1 - x
         v = x2 - x1 - r
-        norm_v = np.linalg.norm(v)
-        alpha = -np.linalg.norm(r) / norm_v if norm_v > 0 else -1.0
+        # plain sums, not np.linalg.norm: BLAS threads contend on a busy machine
+        norm_v = np.sqrt(np.sum(v * v))
+        alpha = -np.sqrt(np.sum(r * r)) / norm_v if norm_v > 0 else -1.0
         alpha = min(alpha, -1.0)
         jump = x - 2.0 * alpha * r + alpha * alpha * v
         if not valid(jump):
@@ -286,15 +307,13 @@ def _m_step_omega(n_trig: float, sum_delay: float, age: np.ndarray, omega: float
     ``G(w) = sum(1 - exp(-w s_i))`` the offspring expected before the origin. The
     ``G'`` term (offspring cut off by the origin) is small but the likelihood is flat in
     omega, so dropping it (``w = n / D``, the textbook update) biases omega upwards.
-    Newton steps from the textbook value, kept inside a bracket.
+    Newton steps from the textbook value, kept inside a bracket. ``age`` (each
+    incident's time before the origin) must be sorted ascending.
     """
     w = n_trig / sum_delay
     lo, hi = 0.0, w  # h(n/D) < 0, h(0+) > 0
     for _ in range(50):
-        e = np.exp(-w * age)
-        g0 = np.sum(1.0 - e)
-        g1 = np.sum(age * e)
-        g2 = -np.sum(age * age * e)
+        g0, g1, g2 = _exposure_moments(age, w)
         h = n_trig / w - sum_delay - n_trig * g1 / g0
         if h > 0:
             lo = w

@@ -31,7 +31,7 @@ from scipy.spatial import cKDTree
 from .._provenance import announce
 from .._validation import check_number
 from ._base import Events, RiskModel
-from ._sepp import _THETA_MAX, _m_step_omega, expected_hawkes_count, squarem
+from ._sepp import _THETA_MAX, _exposure_moments, _m_step_omega, expected_hawkes_count, squarem
 from ._spatial import CellSmoother, gaussian
 
 __all__ = ["KernelSEPP", "trigger_pairs"]
@@ -237,7 +237,7 @@ def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff,
                 "log_likelihood": 0.0, "se": (np.nan, np.nan, np.nan)}
     background = _BinnedBackground(x, y, bandwidth)
     # time each incident has had to trigger, within the cut-off the model allows
-    exposure = np.minimum(-t, time_cutoff)
+    exposure = np.sort(np.minimum(-t, time_cutoff))
 
     def intensity(p_bg, theta, omega, sigma):
         mu = background(p_bg) / span
@@ -248,7 +248,7 @@ def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff,
     def loglik(p_bg, theta, omega, sigma, mu=None, lam=None):
         if lam is None:
             mu, _, lam = intensity(p_bg, theta, omega, sigma)
-        return float(np.sum(np.log(np.maximum(lam, 1e-300))) - p_bg.sum() - theta * np.sum(-np.expm1(-omega * exposure)))
+        return float(np.sum(np.log(np.maximum(lam, 1e-300))) - p_bg.sum() - theta * _exposure_moments(exposure, omega)[0])
 
     def em_map(v):
         p_bg, theta, omega, sigma = v[:n], v[n], v[n + 1], v[n + 2]
@@ -260,7 +260,7 @@ def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff,
         if n_trig <= 0:
             return np.concatenate([new_p_bg, [0.0, omega, sigma]]), ll
         new_omega = _m_step_omega(n_trig, float(np.dot(p, dt)), exposure, omega)
-        new_theta = min(n_trig / np.sum(-np.expm1(-new_omega * exposure)), _THETA_MAX)
+        new_theta = min(n_trig / _exposure_moments(exposure, new_omega)[0], _THETA_MAX)
         new_sigma = float(np.sqrt(np.dot(p, r2) / (2.0 * n_trig)))
         return np.concatenate([new_p_bg, [new_theta, new_omega, new_sigma]]), ll
 
