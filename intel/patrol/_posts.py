@@ -12,6 +12,7 @@ Fisher 1978).
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -30,6 +31,8 @@ from ._routes import DISTANCES
 __all__ = ["locate_posts"]
 
 SOLVERS = ("mclp", "greedy")
+MAX_CELL_CANDIDATES = 2_000  # default sites when candidates=None: cell centroids, thinned above this
+MAX_EXACT_PAIRS = 2_000_000  # (cell, site) pairs within reach beyond which the integer programme is not tried
 
 
 def locate_posts(
@@ -53,7 +56,8 @@ def locate_posts(
         CellScores with ``risk`` (or ``n``); each cell's risk sits at its centroid.
     candidates : GeoDataFrame or GeoSeries of points, or None
         Possible post sites (stations, intersections, car parks). ``None``: the cell
-        centroids.
+        centroids (above 2,000 cells, one per square of a coarser lattice; announced
+        and recorded).
     n_posts : int
         Number of posts to choose.
     response_minutes : float
@@ -69,7 +73,9 @@ def locate_posts(
         Column to cover; default ``risk``, else ``n``.
     solver : {"mclp", "greedy"}
         ``"mclp"``: the exact integer programme (PuLP CBC), falling back to the
-        greedy heuristic (announced) when it cannot run; ``"greedy"``: the heuristic.
+        greedy heuristic (announced) when it cannot run, does not finish in
+        ``time_limit_s`` or has more than 2 million (cell, site) pairs within reach;
+        ``"greedy"``: the heuristic.
     time_limit_s : float
         Time limit handed to the CBC solver.
 
@@ -109,14 +115,25 @@ def locate_posts(
     column = risk_column or ("risk" if "risk" in scores.columns else "n")
     risk = numeric_column(scores, column, owner, what="risk")
     demand = cell_centres(scores)
+    automatic: dict[str, Any] = {} if risk_column else {"risk_column": {"value": column, "rule": "'risk' if present, else 'n'"}}
     cand_gdf, cand_xy = _points(candidates, scores, owner, "candidates")
+    if candidates is None and len(cand_gdf) > MAX_CELL_CANDIDATES:
+        cand_gdf, cand_xy, spacing = _thin_candidates(cand_gdf, cand_xy, scores)
+        rule = (f"one cell centroid per {spacing:,.0f} m square (at most about {MAX_CELL_CANDIDATES:,} sites) instead of "
+                "every cell; pass candidates= to choose")
+        automatic["candidates"] = {"value": len(cand_gdf), "rule": rule}
+        announce("%s: %d candidate sites: %s", owner, len(cand_gdf), rule)
     if n_posts > len(cand_xy):
         raise InputError(f"{owner}: n_posts={n_posts} but there are only {len(cand_xy)} candidate sites.")
     radius = speed_kmh * 1000.0 / 60.0 * response_minutes
     cover = coverage_matrix(demand, cand_xy, radius, distance)
     method = solver
     chosen = None
-    if solver == "mclp":
+    if solver == "mclp" and cover[risk > 0].nnz > MAX_EXACT_PAIRS:
+        solver_note = f"{cover[risk > 0].nnz:,} (cell, site) pairs within reach is too many for the exact solver"
+        method = "greedy"
+        announce("%s: %s; using the greedy heuristic (at least 63%% of the optimal coverage)", owner, solver_note)
+    elif solver == "mclp":
         chosen, why = _solve_mclp(cover, risk, n_posts, time_limit_s)
         if chosen is None:
             method = "greedy"
@@ -144,7 +161,6 @@ def locate_posts(
     }
     params = dict(n_posts=n_posts, response_minutes=response_minutes, speed_kmh=speed_kmh, distance=distance,
                   risk_column=risk_column, solver=solver, existing=existing is not None, candidates=candidates is not None)
-    automatic = {} if risk_column else {"risk_column": {"value": column, "rule": "'risk' if present, else 'n'"}}
     return attach(posts, make_record(owner, params, automatic=automatic, extra={"n_candidates": len(cand_xy)}))
 
 
@@ -240,6 +256,23 @@ def _share(cover: sp.spmatrix, risk: np.ndarray) -> float:
         return 0.0
     reached = np.asarray(cover.sum(axis=1)).ravel() > 0
     return float(risk[reached].sum() / total)
+
+
+def _thin_candidates(gdf: gpd.GeoDataFrame, xy: np.ndarray, scores: gpd.GeoDataFrame):
+    """One cell centroid per square of a coarser lattice: the one nearest the square's centre."""
+    x0, y0, x1, y1 = scores.total_bounds
+    spacing = math.sqrt(max((x1 - x0) * (y1 - y0), 1.0) / MAX_CELL_CANDIDATES)
+    while True:
+        ix, iy = np.floor((xy[:, 0] - x0) / spacing), np.floor((xy[:, 1] - y0) / spacing)
+        key = ix * 1e7 + iy
+        if np.unique(key).size <= MAX_CELL_CANDIDATES:
+            break
+        spacing *= 1.2
+    d = np.hypot(xy[:, 0] - (x0 + (ix + 0.5) * spacing), xy[:, 1] - (y0 + (iy + 0.5) * spacing))
+    order = np.lexsort((np.arange(key.size), d, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    first.sort()
+    return gdf.iloc[first], xy[first], spacing
 
 
 def _points(layer: Any, scores: gpd.GeoDataFrame, owner: str, name: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
