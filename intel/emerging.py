@@ -293,16 +293,37 @@ def _significant_analytic(z: np.ndarray, alpha: float, correction: str) -> tuple
     else:
         # Only p <= alpha can pass Benjamini-Hochberg: rank those alone.
         z_crit = float(ndtri(1.0 - alpha / 2.0))
-        candidates = np.abs(z[np.abs(z) >= z_crit])
-        threshold = _bh_threshold(_two_sided_p(candidates), m, alpha)
-    if threshold <= 0:
-        sig = np.zeros(z.shape, dtype=bool)
-    else:
+        threshold = _bh_threshold(_two_sided_p(_abs_at_least(z.ravel(), z_crit)), m, alpha)
+    hot = np.zeros(z.shape, dtype=bool)
+    cold = np.zeros(z.shape, dtype=bool)
+    if threshold > 0:
         z_cut = float(ndtri(1.0 - threshold / 2.0)) if threshold < 1 else 0.0
         # compare z (not p) so that no p array the size of the cube is needed; the
         # cut is nudged so a bin exactly at the threshold p still counts
-        sig = np.abs(z) >= z_cut * (1 - 1e-12)
-    return sig & (z > 0), sig & (z < 0), float(threshold)
+        _split_by_z(z.ravel(), z_cut * (1 - 1e-12), hot.ravel(), cold.ravel())
+    return hot, cold, float(threshold)
+
+
+@numba.njit(cache=True)
+def _abs_at_least(z, cut):  # pragma: no cover - compiled
+    count = 0
+    for v in z:
+        count += abs(v) >= cut
+    out = np.empty(count)
+    k = 0
+    for v in z:
+        if abs(v) >= cut:
+            out[k] = abs(v)
+            k += 1
+    return out
+
+
+@numba.njit(cache=True)
+def _split_by_z(z, cut, hot, cold):  # pragma: no cover - compiled
+    for i in range(z.shape[0]):
+        v = z[i]
+        hot[i] = v >= cut and v > 0
+        cold[i] = -v >= cut and v < 0
 
 
 def _significant_from_p(z: np.ndarray, p: np.ndarray, alpha: float, correction: str) -> tuple[np.ndarray, np.ndarray, float]:
@@ -460,6 +481,22 @@ def _mann_kendall(values: np.ndarray) -> tuple[np.ndarray, ...]:
 _MK_BLOCK = 64
 
 
+@numba.njit(cache=True, inline="always")
+def _insertion_sorted(row):  # pragma: no cover - compiled
+    # Adaptive: series with ties are mostly one long run of equal z-scores (cells
+    # with no incidents nearby), which insertion sort orders in near-linear time,
+    # several times faster than np.sort here.
+    out = row.copy()
+    for k in range(1, out.shape[0]):
+        v = out[k]
+        j = k - 1
+        while j >= 0 and out[j] > v:
+            out[j + 1] = out[j]
+            j -= 1
+        out[j + 1] = v
+    return out
+
+
 @numba.njit(cache=True, parallel=True)
 def _mk_kernel(x, s_out, var_out, z_out, p_out, tau_out):  # pragma: no cover - compiled
     m, n = x.shape
@@ -490,7 +527,7 @@ def _mk_kernel(x, s_out, var_out, z_out, p_out, tau_out):  # pragma: no cover - 
             tied = n0 - up[r] - down[r]  # pairs with equal values
             tie_var = 0.0
             if tied > 0:  # group sizes only for series that have ties
-                ordered = np.sort(x[lo + r])
+                ordered = _insertion_sorted(x[lo + r])
                 run = 1
                 for k in range(1, n + 1):
                     if k < n and ordered[k] == ordered[k - 1]:
