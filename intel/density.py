@@ -43,8 +43,6 @@ from .exceptions import CRSError, GridError, InputError
 from .grid import (
     SHAPES,
     _cell_centres,
-    _hex_dense,
-    _square_dense,
     _chunk_bounds,
     _fmt_extent,
     _layout,
@@ -703,7 +701,6 @@ def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
     """Density per m² at every cell's centre, the algorithm used, and the weighted count per cell."""
     if algorithm == "auto":
         algorithm = _choose_algorithm(pts.x.size, grid, kernel, h)
-    counts = None
     if algorithm == "fft":
         lattice = _lattice(grid, kernel, h, pts.x.size)
         nodes = lattice.nx * lattice.ny
@@ -712,11 +709,10 @@ def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
                 f"score_kde: algorithm='fft' would need a lattice of {nodes:,} nodes for a bandwidth of {h:g} m on this "
                 "grid (too much memory). Use algorithm='exact' or 'auto', or a larger bandwidth_m."
             )
-        values, counts = _fft_density(pts, grid, kernel, h, lattice)
+        values = _fft_density(pts, grid, kernel, h, lattice)
     else:
         values = _exact_density(pts, grid, kernel, h)
-    if counts is None:
-        counts = count_points((pts.x, pts.y), grid, weights=pts.w)
+    counts = count_points((pts.x, pts.y), grid, weights=pts.w)
     peak = values.max() if values.size else 0.0
     values[values < _ROUND_OFF * peak] = 0.0
     return values, algorithm, counts
@@ -780,10 +776,9 @@ def _lattice(grid: gpd.GeoDataFrame, kernel: str, h: float, n_points: int) -> _L
     return _Lattice(float(cx.min()) - p * d, float(cy.min()) - p * d, d, d, nx, ny, False)
 
 
-def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
-                 lat: _Lattice) -> tuple[np.ndarray, np.ndarray | None]:
-    """Density at the cell centres from the binned lattice; and the cell counts when they came free."""
-    binned, counts = _linear_bin(pts, lat, _layout(grid))
+def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float, lat: _Lattice) -> np.ndarray:
+    """Density at the cell centres from the binned lattice."""
+    binned = _linear_bin(pts, lat)
     weights = _lattice_kernel(kernel, h, lat.dx, lat.dy)
     py, px = (weights.shape[0] - 1) // 2, (weights.shape[1] - 1) // 2
     # circular convolution is enough: the lattice's margin is wider than the kernel's reach,
@@ -799,63 +794,45 @@ def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
     cx, cy = _cell_centres(grid)
     fx, fy = (cx - lat.x0) / lat.dx, (cy - lat.y0) / lat.dy
     if lat.aligned:
-        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)], counts
-    return _bilinear(surface, fx, fy), counts
+        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)]
+    return _bilinear(surface, fx, fy)
 
 
-def _linear_bin(pts: _Points, lat: _Lattice, layout: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """Linear binning onto the lattice; on regular grids the cell counts in the same pass."""
+def _linear_bin(pts: _Points, lat: _Lattice) -> np.ndarray:
     bounds = _chunk_bounds(pts.x.size)
     nchunks = len(bounds) - 1
     parts = np.zeros((nchunks, lat.ny, lat.nx))
     w = _EMPTY if pts.w is None else pts.w
-    if layout is None:
-        shape_code, size, rmin, cmin, nrows, ncols = 0, 1.0, 0, 0, 1, 1
-    else:
-        shape_code = 1 if layout.shape == "square" else 2
-        size, rmin, cmin, nrows, ncols = layout.size, layout.rmin, layout.cmin, layout.nrows, layout.ncols
-    cells = np.zeros((nchunks, nrows * ncols if layout is not None else 0))
     _run_chunks(
         lambda k: _bin_chunk(pts.x, pts.y, w, bounds[k], bounds[k + 1], lat.x0, lat.y0, 1.0 / lat.dx, 1.0 / lat.dy,
-                             parts[k], shape_code, size, rmin, cmin, nrows, ncols, cells[k]),
+                             parts[k]),
         nchunks,
     )
-    binned = parts[0] if nchunks == 1 else parts.sum(axis=0)
-    if layout is None:
-        return binned, None
-    dense = cells[0] if nchunks == 1 else cells.sum(axis=0)
-    return binned, (dense if layout.full else dense[layout.flat])
+    return parts[0] if nchunks == 1 else parts.sum(axis=0)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out, shape_code, s, rmin, cmin, nrows, ncols, cells):
+def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
+    # counting cells in this same pass was tried: the second scattered array made it slower
+    # than two passes
     ny, nx = out.shape
     unit = w.shape[0] == 0
-    inv_s = 1.0 / s
     for i in range(lo, hi):
-        xi = x[i]
-        yi = y[i]
-        wi = 1.0 if unit else w[i]
-        if shape_code == 1:
-            k = _square_dense(xi, yi, inv_s, rmin, cmin, nrows, ncols)
-            if k >= 0:
-                cells[k] += wi
-        elif shape_code == 2:
-            k = _hex_dense(xi, yi, s, rmin, cmin, nrows, ncols)
-            if k >= 0:
-                cells[k] += wi
-        fx = (xi - x0) * inv_dx
-        fy = (yi - y0) * inv_dy
+        fx = (x[i] - x0) * inv_dx
+        fy = (y[i] - y0) * inv_dy
         # points off the lattice are beyond the kernel's reach of every cell centre
         if fx >= 0.0 and fy >= 0.0 and fx < nx - 1 and fy < ny - 1:
+            wi = 1.0 if unit else w[i]
             jx = np.int64(fx)
             jy = np.int64(fy)
             tx = fx - jx
             ty = fy - jy
-            out[jy, jx] += wi * (1.0 - tx) * (1.0 - ty)
-            out[jy, jx + 1] += wi * tx * (1.0 - ty)
-            out[jy + 1, jx] += wi * (1.0 - tx) * ty
-            out[jy + 1, jx + 1] += wi * tx * ty
+            lower = wi * (1.0 - ty)
+            upper = wi * ty
+            out[jy, jx] += (1.0 - tx) * lower
+            out[jy, jx + 1] += tx * lower
+            out[jy + 1, jx] += (1.0 - tx) * upper
+            out[jy + 1, jx + 1] += tx * upper
 
 
 def _lattice_kernel(kernel: str, h: float, dx: float, dy: float) -> np.ndarray:

@@ -107,7 +107,7 @@ def make_grid(
         The input has no CRS, or spans too many degrees to project automatically.
     GridError
         Nothing to cover, all points at one place with no cell size, too many
-        cells, or no cell overlaps the boundary.
+        cells, or no point inside the boundary (the message gives both extents).
 
     See Also
     --------
@@ -139,6 +139,7 @@ def make_grid(
             announce("%s: boundary reprojected from %s to %s", owner, bgeoms.crs.to_string(), crs.to_string())
             bgeoms = bgeoms.to_crs(crs)
         area = _polygon_union(bgeoms, owner, "boundary")
+        _check_points_in_area(geoms[~polygonal], area, owner)
     elif polygonal.any():
         area = _polygon_union(geoms[polygonal], owner, "data")
     else:
@@ -536,6 +537,20 @@ def _polygon_union(geoms: gpd.GeoSeries, owner: str, name: str) -> Any:
     if area.is_empty:
         raise GridError(f"{owner}: the {name} polygons are empty.")
     return area
+
+
+def _check_points_in_area(points: gpd.GeoSeries, area: Any, owner: str) -> None:
+    """Points given with a boundary must touch it somewhere: otherwise one of them is misplaced."""
+    points = points[points.notna().to_numpy() & ~points.is_empty.to_numpy()]
+    if len(points) == 0:
+        return
+    shapely.prepare(area)
+    if not shapely.intersects(area, points.values).any():
+        raise GridError(
+            f"{owner}: no point lies inside the boundary: the points cover {_fmt_extent(points.total_bounds)}, "
+            f"the boundary covers {_fmt_extent(area.bounds, points.crs)}. Check that both are in the same CRS "
+            "(a boundary in another CRS must say so: .set_crs(...)) and cover the same place."
+        )
 
 
 def _xy(obj: Any, grid: gpd.GeoDataFrame, owner: str) -> tuple[np.ndarray, np.ndarray]:
