@@ -87,6 +87,10 @@ _ROUND_OFF = 1e-10
 # score_dual_kde: ratios are left missing where the other surface is below this share of its mean.
 _RATIO_FLOOR_SHARE = 1e-3
 _PER_KM2 = 1e6
+_NO_INCIDENTS = (
+    "there are no incidents with coordinates to score. "
+    "Check the filters (category, dates) and that the geometry column holds points."
+)
 
 
 class _Points(NamedTuple):
@@ -439,6 +443,8 @@ def _prepare(
     """Grid, points and weights for a verb, plus the automatic choices made on the way."""
     check_option("shape", shape, owner, SHAPES)
     check_number("cell_size_m", cell_size_m, owner, low=0, closed="neither", allow_none=True)
+    if isinstance(incidents, (gpd.GeoDataFrame, gpd.GeoSeries)) and len(incidents) == 0:
+        raise InputError(f"{owner}: {_NO_INCIDENTS}")
     automatic: dict[str, Any] = {}
     built = grid is None
     grid, incidents = resolve_grid(incidents, grid, cell_size_m=cell_size_m, shape=shape, owner=owner,
@@ -485,10 +491,7 @@ def _points(incidents: Any, weights: Any, owner: str) -> _Points:
         x, y = x[ok], y[ok]
         w = None if w is None else w[ok]
     if x.size == 0:
-        raise InputError(
-            f"{owner}: there are no incidents with coordinates to score. "
-            "Check the filters (category, dates) and that the geometry column holds points."
-        )
+        raise InputError(f"{owner}: {_NO_INCIDENTS}")
     if first_negative >= 0:
         raise InputError(
             f"{owner}: weights must be zero or more; found {w[first_negative]!r} (point {first_negative}, 0-based)."
