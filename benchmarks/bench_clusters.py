@@ -208,5 +208,6 @@ def main() -> None:
     write_results("clusters_quick" if args.quick else "clusters", rows,
                   "baseline seconds / intel seconds (above 1: intel is faster), same run")
 
+
 if __name__ == "__main__":
     main()

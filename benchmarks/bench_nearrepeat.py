@@ -152,5 +152,6 @@ def main() -> None:
     write_results("nearrepeat_quick" if args.quick else "nearrepeat", rows,
                   "pointpats seconds / intel seconds (above 1: intel is faster), same run")
 
+
 if __name__ == "__main__":
     main()
