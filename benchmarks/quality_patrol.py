@@ -158,6 +158,7 @@ def evaluate_beats(incidents, beats):
     seconds = time.perf_counter() - t0
     info = designed.attrs["beats"]
     real_pp = (4 * np.pi * beats.area / beats.length**2)
+    spopt_rows = spopt_imbalance(cells, info["n_beats"])
     return {
         "n_beats": info["n_beats"], "n_cells": len(cells), "workload": "reported incidents, 365 days before " + HEADLINE,
         "designed_imbalance": info["imbalance"], "existing_imbalance": info["existing_imbalance"],
@@ -165,7 +166,37 @@ def evaluate_beats(incidents, beats):
         "designed_compactness_min": float(designed["compactness"].min()),
         "existing_compactness_mean": float(real_pp.mean()), "contiguous": info["contiguous"],
         "officers": designed["officers"].tolist(), "officer_rule": info["officer_rule"], "seconds": seconds,
+        "spopt": spopt_rows,
     }
+
+
+def spopt_imbalance(cells, k):
+    """What spopt's regionalisers give on the same cells (they optimise other objectives than balance)."""
+    import libpysal
+    from spopt.region import RegionKMeansHeuristic, Skater
+
+    from intel.patrol._beats import imbalance
+
+    w = libpysal.weights.Queen.from_dataframe(cells, use_index=False, silence_warnings=True)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, make in (
+            ("RegionKMeansHeuristic (centroid coordinates)",
+             lambda: RegionKMeansHeuristic(np.column_stack([cells.centroid.x, cells.centroid.y]), k, w, seed=0)),
+            ("Skater (attribute n)", lambda: Skater(cells.reset_index(drop=True), w, ["n"], n_clusters=k)),
+        ):
+            t0 = time.perf_counter()
+            try:
+                model = make()
+                model.solve()
+            except Exception as exc:  # report, do not fail the benchmark
+                out[name] = {"error": repr(exc)}
+                continue
+            labels = np.asarray(model.labels_)
+            loads = np.bincount(labels[labels >= 0], weights=cells["n"].to_numpy()[labels >= 0])
+            out[name] = {"imbalance": imbalance(loads[loads > 0]), "seconds": time.perf_counter() - t0}
+    return out
 
 
 # ---------------------------------------------------------------- 3. feedback
@@ -257,7 +288,9 @@ def markdown(result: dict) -> str:
         f"{b['n_beats']} beats from {b['n_cells']} cells of {CELL_M:g} m; workload: {b['workload']}.", "",
         "| beats | imbalance (max / mean workload) | mean compactness (Polsby-Popper) |", "|---|---|---|",
         f"| designed | {b['designed_imbalance']:.3f} | {b['designed_compactness_mean']:.2f} |",
-        f"| existing CPD beats | {b['existing_imbalance']:.3f} | {b['existing_compactness_mean']:.2f} |", "",
+        f"| existing CPD beats | {b['existing_imbalance']:.3f} | {b['existing_compactness_mean']:.2f} |",
+        *[f"| spopt {name} | {v['imbalance']:.3f} | |" if "imbalance" in v else f"| spopt {name} | failed: {v['error']} | |"
+          for name, v in b["spopt"].items()], "",
         "## Feedback simulation (52 weeks)", "",
         "| setting | safeguards | cumulative Gini week 1 -> 52 | top share week 52 | patrolled bias (last 10) | top miss (last 10) |",
         "|---|---|---|---|---|---|",
@@ -280,7 +313,7 @@ def main() -> None:
     incidents, beats, source = load(args.quick)
     n_origins = 4 if args.quick else 20
     origins = [d.date().isoformat() for d in pd.date_range(HEADLINE, periods=n_origins, freq="7D")]
-    models = ["naive"] if args.quick else ["naive", "sepp", "kde"]
+    models = ["naive"] if args.quick else ["naive", "ensemble", "sepp", "kde"]
     plans = evaluate_plans(incidents, origins, models)
     result = {
         "data": source, "n_incidents": int(len(incidents)),

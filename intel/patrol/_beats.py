@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
 
 import geopandas as gpd
 import numpy as np

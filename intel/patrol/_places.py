@@ -12,7 +12,7 @@ single cells.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,6 @@ class Place:
     centre: tuple[float, float]
     selection: str  # "risk" or "exploration"
     area: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def n_exploration(n_places: int, share: float) -> int:

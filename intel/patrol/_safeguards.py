@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, Iterable
+from typing import Iterable
 
 import geopandas as gpd
 import numpy as np
