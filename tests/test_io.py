@@ -85,22 +85,39 @@ def test_memphis_points_match_pyproj(memphis):
     assert np.allclose(got.x, expected.x) and np.allclose(got.y, expected.y)
 
 
-def test_chicago_snake_sample_uses_feet_and_quarantines_missing_coordinates():
+def test_chicago_snake_sample_quarantines_missing_coordinates():
     res = quiet_load(CHICAGO)
     accounted(res)
     r = res.report
-    assert r["schema"] == "chicago" and r["coordinates"]["source_crs"] == "EPSG:3435"
+    assert r["schema"] == "chicago" and r["coordinates"]["columns"] == ["longitude", "latitude"]
     assert r["crs"] == "EPSG:32616" and r["tz"] == "America/Chicago"
     assert r["quarantine_reasons"] == {"missing_coordinates": 210}
     assert r["automatic"]["target_crs"]["value"] == "EPSG:32616"
     assert r["automatic"]["tz"]["rule"].startswith("declared by the 'chicago' preset")
-    # feet -> metres agrees with the portal's own lat/lon to within a few metres
-    inc = res.incidents.iloc[:500]
-    ll = gpd.GeoSeries(gpd.points_from_xy(inc.longitude, inc.latitude), crs=4326).to_crs(32616)
-    assert np.max(np.hypot(ll.x.to_numpy() - inc.geometry.x.to_numpy(), ll.y.to_numpy() - inc.geometry.y.to_numpy())) < 5
-    assert {"case_number", "primary_type", "iucr", "description", "beat", "latitude"} - {"primary_type"} <= set(res.incidents.columns)
-    assert "primary_type" not in res.incidents.columns  # consumed as category
+    assert {"case_number", "iucr", "description", "beat", "x_coordinate", "y_coordinate"} <= set(res.incidents.columns)
+    assert "primary_type" not in res.incidents.columns and "latitude" not in res.incidents.columns  # consumed
     assert any("12:00" in w for w in r["warnings"]) and any("1st of the month" in w for w in r["warnings"])
+
+
+def test_chicago_state_plane_feet_become_metres():
+    feet = quiet_load(CHICAGO, columns={"x": "x_coordinate", "y": "y_coordinate"})
+    assert feet.report["coordinates"]["source_crs"] == "EPSG:3435" and feet.report["crs"] == "EPSG:32616"
+    assert feet.report["automatic"]["target_crs"]["value"] == "EPSG:32616"
+    degrees = quiet_load(CHICAGO)
+    # State Plane feet and the portal's own lat/lon agree to within a few metres once both are in UTM metres
+    gap = np.hypot(feet.incidents.geometry.x - degrees.incidents.geometry.x,
+                   feet.incidents.geometry.y - degrees.incidents.geometry.y)
+    assert len(feet.incidents) == len(degrees.incidents) and gap.max() < 5
+
+
+def test_xy_at_zero_is_null_island_even_with_lat_lon():
+    df = pd.DataFrame({"ID": ["1", "2"], "Date": ["2013-05-01T10:00:00"] * 2, "Primary Type": "THEFT", "IUCR": "0820",
+                       "X Coordinate": [0, 1176352], "Y Coordinate": [0, 1900927],
+                       "Latitude": [36.619446, 41.8835], "Longitude": [-91.686566, -87.627877]})
+    res = quiet_load(df)
+    assert res.report["schema"] == "chicago"
+    assert res.report["quarantine_reasons"] == {"null_island": 1}
+    assert res.quarantine["ID"].tolist() == ["1"]
 
 
 def test_chicago_default_time_warnings_are_raised():
@@ -133,8 +150,8 @@ def test_chicago_portal_header_form(tmp_path):
     assert inc["occurred_at"].tolist() == [pd.Timestamp("2016-07-01 00:57", tz="America/Chicago"),
                                            pd.Timestamp("2016-07-01 12:32", tz="America/Chicago")]
     assert inc["category"].tolist() == ["NARCOTICS", "NARCOTICS"]
-    assert {"case_number", "fbi_code", "latitude", "updated_on", "location"} <= set(inc.columns)
-    assert "x_coordinate" not in inc.columns  # consumed as the coordinates
+    assert {"case_number", "fbi_code", "x_coordinate", "updated_on", "location"} <= set(inc.columns)
+    assert "latitude" not in inc.columns  # consumed as the coordinates
     if res is not None:
         accounted(res)
         assert res.report["schema"] == "chicago" and res.report["date_formats"] == ["%m/%d/%Y %I:%M:%S %p"]

@@ -368,9 +368,9 @@ class _Loader:
         cols, raw = self.cols, self.raw
         has_xy = "x" in cols and "y" in cols
         has_ll = "lat" in cols and "lon" in cols
-        prefer_xy = self.preset is not None and self.preset.prefer == "xy"
         user_pair = set(self.args["columns"] or {})
-        if has_xy and (not has_ll or (prefer_xy and not {"lat", "lon"} & user_pair) or {"x", "y"} & user_pair):
+        # lat/lon win when both pairs exist (one projection step, as fast as it gets), unless x/y were mapped by hand
+        if has_xy and (not has_ll or ({"x", "y"} & user_pair and not {"lat", "lon"} & user_pair)):
             self.mode = "xy"
             crs = self.user_crs or (_as_crs(self.preset.crs, "crs") if self.preset and self.preset.crs else None)
             if crs is None:
@@ -411,6 +411,11 @@ class _Loader:
         self.m_nonnumeric = (bx | by) & ~self.m_missing
         finite = np.isfinite(x) & np.isfinite(y)
         self.m_null = finite & (x == 0) & (y == 0)
+        if self.mode == "latlon" and has_xy:
+            # x/y at (0, 0) mean no location, even where lat/lon were derived from them (Chicago: 36.62, -91.69)
+            ox, _, _ = self._numeric(cols["x"])
+            oy, _, _ = self._numeric(cols["y"])
+            self.m_null |= finite & (ox == 0) & (oy == 0)
         if self.src_crs.is_geographic:
             in_range = (np.abs(y) <= 90) & (np.abs(x) <= 180)
         else:

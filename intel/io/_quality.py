@@ -14,7 +14,8 @@ reason                             rule
 ``ambiguous_time``                 wall time in the repeated autumn DST hour, ``dst="quarantine"``
 ``missing_coordinates``            a coordinate empty (or empty geometry)
 ``non_numeric_coordinates``        a coordinate present but not a number
-``null_island``                    both coordinates exactly 0 (a missing-location placeholder)
+``null_island``                    both coordinates exactly 0 (a missing-location placeholder);
+                                   with lat/lon and x/y both mapped, either pair at (0, 0)
 ``out_of_range_coordinates``       latitude outside [-90, 90] or longitude outside [-180, 180];
                                    x/y outside the CRS's area of use (with a 10% margin)
 ``outside_bounds``                 outside ``bounds=(west, south, east, north)`` (degrees)

@@ -53,7 +53,6 @@ class Schema:
     tz: str | None = None
     crs: str | None = None  # CRS of the x/y columns
     time_resolution: str | None = None  # declared for every row
-    prefer: str = "latlon"  # which coordinate pair to use when both exist: "xy" or "latlon"
     rule: Callable[[pd.DataFrame, dict[str, str]], tuple[str, np.ndarray, np.ndarray]] | None = None
     rule_doc: str = ""
     example_source: str = ""
@@ -95,7 +94,6 @@ PRESETS: dict[str, Schema] = {
         signature=[["Primary Type"], ["IUCR"], ["Date", "datetime"]],
         tz="America/Chicago",
         crs="EPSG:3435",
-        prefer="xy",
         example_source="chicago_crimes_2016.csv.gz, or a portal CSV download",
     ),
     "sf": Schema(
@@ -209,7 +207,8 @@ def resolve_schema(
     """Decide which source column feeds each intel field.
 
     ``columns`` (field -> source column) overrides or extends the preset. With neither a
-    schema nor a mapping, the first preset whose signature headers are all present wins.
+    schema nor a mapping, the first preset whose signature headers are all present wins;
+    a mapping that lacks required fields refines such a recognised preset.
     """
     header_map: dict[str, str] = {}
     for h in headers:
@@ -231,6 +230,10 @@ def resolve_schema(
 
     preset = PRESETS[schema] if schema is not None else None
     detected = False
+    if preset is None and columns is not None and not _covers_required(columns, has_geometry):
+        # a partial mapping refines a recognised preset (e.g. Chicago with x/y instead of lat/lon)
+        preset = next((p for p in PRESETS.values() if _matches(p, header_map)), None)
+        detected = preset is not None
     if preset is None and columns is None:
         for candidate in PRESETS.values():
             if _matches(candidate, header_map):
@@ -250,9 +253,6 @@ def resolve_schema(
                 f"Closest column names: {names or 'none'}. The source has {list(headers)[:30]}."
             )
         cols[fld] = hit
-    if columns and preset is not None and preset.prefer == "xy" and ("lat" in columns or "lon" in columns):
-        # a user-given lat/lon pair overrides the preset's x/y preference
-        cols.pop("x", None), cols.pop("y", None)
     name = preset.name if preset is not None else "columns"
     _check_required(cols, source, list(headers), has_geometry)
     return Resolved(schema=name, columns=cols, preset=preset, detected=detected)
@@ -290,6 +290,11 @@ def _no_match_message(source: str, headers: list[str]) -> str:
         "Name the columns with columns={'occurred_at': ..., 'lat': ..., 'lon': ...} (CLI: --map FIELD=COLUMN), "
         "or pass schema=... ."
     )
+
+
+def _covers_required(columns: Mapping[str, str], has_geometry: bool) -> bool:
+    pair = {"lat", "lon"} <= set(columns) or {"x", "y"} <= set(columns) or has_geometry
+    return "occurred_at" in columns and pair
 
 
 def _check_required(cols: dict[str, str], source: str, headers: list[str], has_geometry: bool) -> None:
