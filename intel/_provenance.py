@@ -11,6 +11,7 @@ Records are plain JSON-able dicts so they survive pandas operations and ``json.d
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import platform
 from importlib import metadata
@@ -26,13 +27,19 @@ _VERSIONED = ("intel", "numpy", "pandas", "geopandas", "shapely", "pyproj", "sci
 
 def library_versions() -> dict[str, str]:
     """Versions of intel and the libraries whose behaviour shapes its results."""
+    return dict(_library_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> tuple[tuple[str, str], ...]:
+    # reading package metadata costs ~5 ms per record; versions do not change within a process
     versions = {"python": platform.python_version()}
     for name in _VERSIONED:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
 
 
 def jsonable(value: Any) -> Any:
