@@ -187,7 +187,9 @@ def main() -> None:
         c["ratio"] = c["baseline_s"] / c["intel_s"]
     result = {
         "setup": {**setup, "permutations": args.permutations, "repeat": args.repeat, "machine": platform.machine(),
-                  "cpus": os.cpu_count(), "python": platform.python_version()},
+                  "cpus": os.cpu_count(), "python": platform.python_version(),
+                  # other work on the machine slows every row alike; the ratios are what compare
+                  "load_average_1min_at_end": os.getloadavg()[0]},
         "rows": rows,
         "comparisons": comparisons,
         "max_abs_diff_gi_star_vs_esda_Zs": agreement,
