@@ -10,7 +10,8 @@ parsing, localisation, the quarantine rules, the personal-data guard and the war
 Each side runs in a fresh subprocess (so peak memory is its own), alternating, ``--repeat``
 times; the table reports the best wall time of each and their ratio, and the CPU time
 (user + system, all threads, imports included), whose ratio is steadier on a shared
-machine. The load average before and after is recorded. Writes ``benchmarks/results/load.json``.
+machine. The load average before and after is recorded. Writes ``benchmarks/results/load.json``
+(``load_quick.json`` with ``--quick``).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def main() -> None:
               f"{r['rows_out']:10,d}")
     print(f"ratio intel / baseline: wall time {ratio:.2f} (floor: 1.5), CPU time {cpu_ratio:.2f}; "
           f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (on {os.cpu_count()} CPUs)")
-    out = REPO / "benchmarks" / "results" / "load.json"
+    out = REPO / "benchmarks" / "results" / ("load_quick.json" if args.quick else "load.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "benchmark": "load", "quick": args.quick, "n_rows": n, "files": [Path(f).name for f in files],
