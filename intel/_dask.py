@@ -90,7 +90,7 @@ def dask_cube_counts(
         data_range = None if total["first"] is None else (total["first"], total["last"], total["reach"])
         calendar = make_calendar(offset, freq, windows_stub.tz, start=start, end=end, data_range=data_range,
                                  owner=owner)
-        [grid_future] = client.scatter([grid], broadcast=True)
+        [grid_future] = client.scatter([_light_grid(grid)], broadcast=True)
         parts = ddf[time_columns + space_columns].to_delayed()
         tasks = [dask.delayed(_partition_counts)(p, grid_future, calendar.bounds_us, aoristic, geometry)
                  for p in parts]
@@ -109,6 +109,17 @@ def dask_cube_counts(
         summary = summary + part_summary
     summary.n_no_time = total["n_no_time"]
     return counts, calendar, summary
+
+
+def _light_grid(grid: gpd.GeoDataFrame) -> pd.DataFrame:
+    """What assign_cells needs: rows and columns of a regular grid (no polygons to ship), else the polygons."""
+    meta = grid.attrs.get("grid", {})
+    if meta.get("shape") in ("square", "hex") and meta.get("cell_size_m") and {"row", "col"} <= set(grid.columns):
+        light = pd.DataFrame({"row": grid["row"].to_numpy(), "col": grid["col"].to_numpy()})
+    else:
+        light = gpd.GeoDataFrame(geometry=grid.geometry.to_numpy(), crs=grid.crs)
+    light.attrs = {"grid": dict(meta)}
+    return light
 
 
 def _as_dask_frame(source: Any, grid: gpd.GeoDataFrame, dd: Any, owner: str) -> Any:
@@ -185,7 +196,7 @@ def _merge_time_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _partition_counts(
-    part: pd.DataFrame, grid: gpd.GeoDataFrame, bounds_us: np.ndarray, aoristic: bool, geometry: str | None
+    part: pd.DataFrame, grid: pd.DataFrame, bounds_us: np.ndarray, aoristic: bool, geometry: str | None
 ) -> tuple[np.ndarray, np.ndarray, CubeSummary]:
     from .grid import assign_cells
 

@@ -260,7 +260,7 @@ def make_calendar(
     if (start is None or end is None) and data_range is None:
         raise InputError(f"{owner}: there are no incidents with a time to build periods from.")
     if start is None:
-        first = _from_us(data_range[0], tz)
+        first = from_us(data_range[0], tz)
         b0 = _floor_boundary(first, offset)
         automatic["start"] = {"value": b0, "rule": "start of the period holding the earliest incident"}
     else:
@@ -269,7 +269,7 @@ def make_calendar(
         if b0 < s:
             b0 = _step(b0, offset)
     if end is None:
-        last = _from_us(data_range[1], tz)
+        last = from_us(data_range[1], tz)
         b1 = _step(_floor_boundary(last, offset), offset)
         automatic["end"] = {"value": b1, "rule": "end of the period holding the latest incident"}
     else:
@@ -283,7 +283,7 @@ def make_calendar(
     if end is None and len(boundaries) > 1:
         last_start, last_end = boundaries[-2], boundaries[-1]
         # how far the data reach into the final period (day and month rows cover theirs whole)
-        reach = _from_us(data_range[2], tz)
+        reach = from_us(data_range[2], tz)
         covered = (reach - last_start) / (last_end - last_start)
         if covered < 0.5:
             warnings.warn(
@@ -298,18 +298,25 @@ def make_calendar(
     return Calendar(freq=offset.freqstr, tz=tz, boundaries=boundaries, automatic=automatic)
 
 
-def _from_us(value: int, tz: Any) -> pd.Timestamp:
+def from_us(value: int, tz: Any) -> pd.Timestamp:
+    """A timestamp from microseconds since the epoch (UTC), in ``tz``."""
     ts = pd.Timestamp(int(value), unit="us")
     return ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
 
 
-def _as_local(value: Any, tz: Any, owner: str, name: str) -> pd.Timestamp:
+def parse_timestamp(value: Any, owner: str, name: str, example: str = "'2018-01-01'") -> pd.Timestamp:
+    """``pd.Timestamp(value)``, with a clear error for text that is not a time and for NaT."""
     try:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError):
-        raise InputError(f"{owner}: {name}={value!r} is not a date or time; use e.g. '2018-01-01'.") from None
+        raise InputError(f"{owner}: {name}={value!r} is not a date or time; use e.g. {example}.") from None
     if ts is pd.NaT:
-        raise InputError(f"{owner}: {name} is missing (NaT); give a date such as '2018-01-01' or None.")
+        raise InputError(f"{owner}: {name} is missing (NaT); give e.g. {example} or None.")
+    return ts
+
+
+def _as_local(value: Any, tz: Any, owner: str, name: str) -> pd.Timestamp:
+    ts = parse_timestamp(value, owner, name)
     if tz is None:
         return ts.tz_localize(None) if ts.tzinfo is not None else ts
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
@@ -320,22 +327,22 @@ def _floor_boundary(ts: pd.Timestamp, offset: pd.DateOffset) -> pd.Timestamp:
     if _is_sub_daily(offset):
         naive = ts.tz_localize(None) if ts.tzinfo is not None else ts
         floored = naive.floor(pd.Timedelta(offset))
-        return _localize(floored, ts.tzinfo) if ts.tzinfo is not None else floored
+        return localize(floored, ts.tzinfo) if ts.tzinfo is not None else floored
     naive = (ts.tz_localize(None) if ts.tzinfo is not None else ts).normalize()
     rolled = offset.rollback(naive) if hasattr(offset, "rollback") else naive
     if rolled > naive:  # offsets whose rollback is not a floor
         rolled = rolled - offset
-    return _localize(rolled, ts.tzinfo) if ts.tzinfo is not None else rolled
+    return localize(rolled, ts.tzinfo) if ts.tzinfo is not None else rolled
 
 
 def _step(ts: pd.Timestamp, offset: pd.DateOffset) -> pd.Timestamp:
     if _is_sub_daily(offset):
         return ts + pd.Timedelta(offset)
     naive = ts.tz_localize(None) if ts.tzinfo is not None else ts
-    return _localize(naive + offset, ts.tzinfo) if ts.tzinfo is not None else naive + offset
+    return localize(naive + offset, ts.tzinfo) if ts.tzinfo is not None else naive + offset
 
 
-def _localize(naive: pd.Timestamp, tz: Any) -> pd.Timestamp:
+def localize(naive: pd.Timestamp, tz: Any) -> pd.Timestamp:
     # Midnight boundaries are almost never ambiguous; where they are, take standard time.
     return naive.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
 

@@ -285,15 +285,9 @@ def _gi_star(x, indptr, indices, time_lag, mean, sd, n, z, sums):  # pragma: no 
 
 def _significant_analytic(z: np.ndarray, alpha: float, correction: str) -> tuple[np.ndarray, np.ndarray, float]:
     """Hot and cold bins from normal p-values, computing p only where it can matter."""
-    m = z.size
-    if correction == "bonferroni":
-        threshold = alpha / m
-    elif correction == "none":
-        threshold = alpha
-    else:
-        # Only p <= alpha can pass Benjamini-Hochberg: rank those alone.
-        z_crit = float(ndtri(1.0 - alpha / 2.0))
-        threshold = _bh_threshold(_two_sided_p(_abs_at_least(z.ravel(), z_crit)), m, alpha)
+    # Only p <= alpha can pass Benjamini-Hochberg: rank those alone.
+    z_crit = float(ndtri(1.0 - alpha / 2.0))
+    threshold = _threshold(correction, alpha, z.size, lambda: _two_sided_p(_abs_at_least(z.ravel(), z_crit)))
     hot = np.zeros(z.shape, dtype=bool)
     cold = np.zeros(z.shape, dtype=bool)
     if threshold > 0:
@@ -327,15 +321,18 @@ def _split_by_z(z, cut, hot, cold):  # pragma: no cover - compiled
 
 
 def _significant_from_p(z: np.ndarray, p: np.ndarray, alpha: float, correction: str) -> tuple[np.ndarray, np.ndarray, float]:
-    m = p.size
-    if correction == "bonferroni":
-        threshold = alpha / m
-    elif correction == "none":
-        threshold = alpha
-    else:
-        threshold = _bh_threshold(p[p <= alpha], m, alpha)
+    threshold = _threshold(correction, alpha, p.size, lambda: p[p <= alpha])
     sig = p <= threshold if threshold > 0 else np.zeros(p.shape, dtype=bool)
     return sig & (z > 0), sig & (z < 0), float(threshold)
+
+
+def _threshold(correction: str, alpha: float, m: int, candidates: Any) -> float:
+    """The p-value at or below which a bin is significant; ``candidates()`` gives the p <= alpha."""
+    if correction == "bonferroni":
+        return alpha / m
+    if correction == "none":
+        return alpha
+    return _bh_threshold(candidates(), m, alpha)
 
 
 def _two_sided_p(abs_z: np.ndarray) -> np.ndarray:

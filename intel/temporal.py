@@ -43,11 +43,15 @@ from .cube import (
     FIXED_POINT,
     _HOUR_US,
     _NAT,
+    _as_us_int,
     accumulate,
     check_resolution,
     incident_windows,
+    from_us,
+    localize,
     make_calendar,
     parse_freq,
+    parse_timestamp,
     warn_window_problems,
 )
 from .exceptions import DataQualityWarning, InputError, ResolutionError
@@ -265,17 +269,17 @@ def compare_periods(
     tz = windows.tz
     automatic: dict[str, Any] = {}
     if week is None:
-        last = _from_us(data_range[1], tz)
+        last = from_us(data_range[1], tz)
         # the week that ends on or before the day after the last incident's date
         day_after = (last.tz_localize(None) if last.tzinfo else last).normalize() + pd.Timedelta(days=1)
         monday = day_after - pd.Timedelta(days=day_after.weekday() + 7 if day_after.weekday() else 7)
-        current_start = _localise(monday, tz)
+        current_start = localize(monday, tz)
         label = "%d-W%02d" % monday.isocalendar()[:2]
         automatic["week"] = {"value": label, "rule": "last whole week in the data"}
         announce("%s: week set to %s automatically (the last whole week in the data). Pass week= to choose.",
                  owner, label)
     else:
-        current_start = _localise(_week_start(week, owner), tz)
+        current_start = localize(_week_start(week, owner), tz)
     spans = _spans(current_start, tz)
 
     if by is None:
@@ -300,7 +304,7 @@ def compare_periods(
     incomplete = sorted(set(table.loc[~table["complete"], "comparison"]))
     if incomplete:
         warnings.warn(
-            f"{owner}: the data ({_from_us(first, tz).date()} to {_from_us(last, tz).date()}) do not cover "
+            f"{owner}: the data ({from_us(first, tz).date()} to {from_us(last, tz).date()}) do not cover "
             f"{', '.join(incomplete)}; those rows have no z or p-value.", DataQualityWarning, stacklevel=2,
         )
     params = {"week": None if week is None else str(week), "by": by, "aoristic": aoristic}
@@ -320,11 +324,7 @@ def _check(incidents: Any, owner: str) -> Any:
 
 
 def _wall_clock_us(times: pd.Series) -> np.ndarray:
-    local = times.dt.tz_localize(None) if getattr(times.dtype, "tz", None) is not None else times
-    arr = local.array
-    if getattr(arr, "unit", "us") != "us":
-        arr = arr.as_unit("us")
-    return np.asarray(arr.asi8, dtype=np.int64)
+    return _as_us_int(times.dt.tz_localize(None) if getattr(times.dtype, "tz", None) is not None else times)
 
 
 @numba.njit(cache=True)
@@ -356,17 +356,6 @@ def _hour_of_week(counts, t0, t1, w, nat):  # pragma: no cover - compiled
             pos = (pos + step) % _WEEK_US
 
 
-def _from_us(value: int, tz: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(int(value), unit="us")
-    return ts.tz_localize("UTC").tz_convert(tz) if tz is not None else ts
-
-
-def _localise(naive: pd.Timestamp, tz: Any) -> pd.Timestamp:
-    if tz is None:
-        return naive
-    return naive.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
-
-
 def _week_start(week: Any, owner: str) -> pd.Timestamp:
     """Monday 00:00 (naive local) of the ISO week string or of the week holding a date."""
     if isinstance(week, str) and "-W" in week.upper():
@@ -376,12 +365,7 @@ def _week_start(week: Any, owner: str) -> pd.Timestamp:
         except ValueError:
             raise InputError(f"{owner}: week={week!r} is not an ISO week; use e.g. '2018-W44' or a date.") from None
         return pd.Timestamp(monday)
-    try:
-        day = pd.Timestamp(week)
-    except (ValueError, TypeError):
-        raise InputError(f"{owner}: week={week!r} is not an ISO week or a date; use e.g. '2018-W44'.") from None
-    if day is pd.NaT:
-        raise InputError(f"{owner}: week is missing (NaT); give e.g. '2018-W44' or None.")
+    day = parse_timestamp(week, owner, "week", "'2018-W44' or a date")
     day = (day.tz_localize(None) if day.tzinfo else day).normalize()
     return day - pd.Timedelta(days=day.weekday())
 
@@ -391,7 +375,7 @@ def _spans(current_start: pd.Timestamp, tz: Any) -> dict[str, tuple[tuple, tuple
     naive = current_start.tz_localize(None) if current_start.tzinfo else current_start
 
     def at(ts: pd.Timestamp) -> pd.Timestamp:
-        return _localise(ts, tz)
+        return localize(ts, tz)
 
     week_end = naive + pd.Timedelta(days=7)
     # 52 weeks back keeps the weekdays aligned (the same ISO week in most years)
