@@ -428,6 +428,8 @@ def test_bad_arguments():
         load_incidents(df, columns=MAP, tz="Mars/Olympus")
     with pytest.raises(InputError, match="west must be < east"):
         load_incidents(df, columns=MAP, bounds=(1, 2, 0, 3))
+    with pytest.raises(InputError, match="cannot read 'soon' as a date"):
+        load_incidents(df, columns=MAP, tz="America/Chicago", max_date="soon")
     with pytest.raises(InputError, match="source must be"):
         load_incidents(42)
     with pytest.raises(InputError, match="no such file"):

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyproj
 import shapely
 
-from .._incidents import INCIDENT_COLUMNS
+from .._incidents import INCIDENT_COLUMNS, _as_time
 from .._provenance import announce, attach, jsonable, make_record
 from .._validation import check_option
 from ..exceptions import CRSError, DataQualityWarning, InputError
@@ -585,12 +585,12 @@ class _Loader:
 
     def _limit(self, value: Any) -> pd.Timestamp:
         try:
-            ts = pd.Timestamp(value)
+            ts = _as_time(value, self.tz)
         except (ValueError, TypeError):
             raise InputError(f"{_OWNER}: cannot read {value!r} as a date (use 'YYYY-MM-DD').") from None
         if ts is pd.NaT:
             raise InputError(f"{_OWNER}: {value!r} is not a date.")
-        return ts.tz_localize(self.tz) if ts.tzinfo is None else ts.tz_convert("UTC")
+        return ts
 
     # ------------------------------------------------------------------ ids and rules
     def _ids(self) -> None:
