@@ -2,7 +2,7 @@
 
 Use them as parameter defaults so every command spells them the same way::
 
-    def command(input: Path = INPUT, schema: str | None = SCHEMA, mapping: list[str] = MAP, ...):
+    def command(input: str = INPUT, schema: str | None = SCHEMA, mapping: list[str] = MAP, ...):
         incidents, result = load_from_options(input, schema=schema, mapping=mapping, ...)
 """
 

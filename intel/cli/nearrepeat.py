@@ -40,7 +40,7 @@ def parse_edges(text: str, option: str) -> list[float]:
 
 
 def command(
-    input: Path = opt.INPUT,
+    input: str = opt.INPUT,
     schema: str | None = opt.SCHEMA,
     mapping: list[str] = opt.MAP,
     tz: str | None = opt.TZ,
