@@ -388,16 +388,12 @@ def assign_cells(incidents_or_xy: Any, grid: gpd.GeoDataFrame) -> np.ndarray:
             return _assign_sparse_regular(x, y, grid)
         return _assign_polygons(x, y, grid)
     out = np.empty(x.shape[0], dtype=np.int64)
-    if layout.full:
-        table = np.empty(0, dtype=np.int64)
-    else:
-        table = np.full(layout.nrows * layout.ncols, -1, dtype=np.int64)
-        table[layout.flat] = np.arange(layout.flat.size, dtype=np.int64)
+    row_first, row_offset, table = _position_lookup(layout)
     kernel = _assign_square_chunk if layout.shape == "square" else _assign_hex_chunk
     bounds = _chunk_bounds(x.shape[0])
     _run_chunks(
         lambda k: kernel(x, y, bounds[k], bounds[k + 1], layout.size, layout.rmin, layout.cmin,
-                         layout.nrows, layout.ncols, table, out),
+                         layout.nrows, layout.ncols, row_first, row_offset, table, out),
         len(bounds) - 1,
     )
     return out
@@ -440,27 +436,27 @@ def count_points(incidents_or_xy: Any, grid: gpd.GeoDataFrame, *, weights: Any =
     layout = _layout(grid)
     if layout is None:
         return count_in_cells(assign_cells((x, y), grid), len(grid), w)
+    dense = _count_dense(x, y, w, layout.shape, layout.size, layout.rmin, layout.cmin, layout.nrows, layout.ncols)
+    return dense.ravel() if layout.full else dense.ravel()[layout.flat]
+
+
+def _count_dense(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, shape: str, size: float,
+                 rmin: int, cmin: int, nrows: int, ncols: int) -> np.ndarray:
+    """Counts (or weight sums) over the (nrows, ncols) rectangle of regular cells from (rmin, cmin)."""
     bounds = _chunk_bounds(x.shape[0])
     nchunks = len(bounds) - 1
-    size = layout.nrows * layout.ncols
     if w is None:
-        parts = np.zeros((nchunks, size), dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
-        kernel = _count_square_chunk if layout.shape == "square" else _count_hex_chunk
-        _run_chunks(
-            lambda k: kernel(x, y, bounds[k], bounds[k + 1], layout.size, layout.rmin, layout.cmin,
-                             layout.nrows, layout.ncols, parts[k]),
-            nchunks,
-        )
+        # int32 partial counts: half the cache footprint of float64, and exact
+        parts = np.zeros((nchunks, nrows * ncols), dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
+        kernel = _count_square_chunk if shape == "square" else _count_hex_chunk
+        _run_chunks(lambda k: kernel(x, y, bounds[k], bounds[k + 1], size, rmin, cmin, nrows, ncols, parts[k]), nchunks)
     else:
-        parts = np.zeros((nchunks, size), dtype=np.float64)
-        kernel = _wcount_square_chunk if layout.shape == "square" else _wcount_hex_chunk
-        _run_chunks(
-            lambda k: kernel(x, y, w, bounds[k], bounds[k + 1], layout.size, layout.rmin, layout.cmin,
-                             layout.nrows, layout.ncols, parts[k]),
-            nchunks,
-        )
+        parts = np.zeros((nchunks, nrows * ncols), dtype=np.float64)
+        kernel = _wcount_square_chunk if shape == "square" else _wcount_hex_chunk
+        _run_chunks(lambda k: kernel(x, y, w, bounds[k], bounds[k + 1], size, rmin, cmin, nrows, ncols, parts[k]),
+                    nchunks)
     dense = parts[0].astype(np.float64) if nchunks == 1 else parts.sum(axis=0, dtype=np.float64)
-    return dense if layout.full else dense[layout.flat]
+    return dense.reshape(nrows, ncols)
 
 
 def count_in_cells(positions: np.ndarray, n_cells: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -716,6 +712,32 @@ def _layout(grid: gpd.GeoDataFrame) -> _Layout | None:
     return _Layout(meta["shape"], float(meta["cell_size_m"]), rmin, cmin, nrows, ncols, flat, full)
 
 
+def _position_lookup(layout: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How the assignment loops turn (row, col) in the rectangle into a position in the grid.
+
+    Grids whose rows each hold one run of consecutive columns (every grid make_grid builds
+    without a boundary) need only each row's first column and first position, a few KB that
+    stay in cache; others get a dense table over the rectangle, whose scattered reads cost a
+    cache miss per point.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if layout.full:
+        return empty, empty, empty
+    flat = layout.flat
+    step = np.diff(flat)
+    if flat.size and np.all(step > 0):  # row-major order, as make_grid builds it
+        rows = flat // layout.ncols
+        new_row = np.diff(rows) > 0
+        starts = np.r_[0, np.flatnonzero(new_row) + 1]
+        # every row present, each one run of consecutive columns
+        if starts.size == layout.nrows and np.all(step[~new_row] == 1):
+            row_offset = np.r_[starts, flat.size].astype(np.int64)
+            return (flat[starts] - rows[starts] * layout.ncols).astype(np.int64), row_offset, empty
+    table = np.full(layout.nrows * layout.ncols, -1, dtype=np.int64)
+    table[flat] = np.arange(flat.size, dtype=np.int64)
+    return empty, empty, table
+
+
 def _chunk_bounds(n: int) -> np.ndarray:
     """Chunk edges that depend on ``n`` only, so sums come out the same on any machine."""
     k = int(min(_MAX_CHUNKS, max(1, n // _CHUNK_POINTS)))
@@ -751,14 +773,20 @@ def _run_chunks(func: Callable[[int], Any], n_chunks: int) -> None:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _square_dense(xi, yi, inv, rmin, cmin, nrows, ncols):
-    """Dense index of the square cell holding (xi, yi), -1 outside (NaN fails every test)."""
+def _square_rc(xi, yi, inv, rmin, cmin, nrows, ncols):
+    """(row, col) in the rectangle of the square cell holding (xi, yi); row -1 outside (NaN fails every test)."""
     fc = xi * inv - cmin
     fr = yi * inv - rmin
     # cmin, rmin are whole numbers, so truncating the shifted value floors the unshifted one
     if fc >= 0.0 and fr >= 0.0 and fc < ncols and fr < nrows:
-        return np.int64(fr) * ncols + np.int64(fc)
-    return -1
+        return np.int64(fr), np.int64(fc)
+    return -1, -1
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _square_dense(xi, yi, inv, rmin, cmin, nrows, ncols):
+    rr, cc = _square_rc(xi, yi, inv, rmin, cmin, nrows, ncols)
+    return rr * ncols + cc if rr >= 0 else -1
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -782,32 +810,70 @@ def _hex_rowcol(xi, yi, s):
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _hex_dense(xi, yi, s, rmin, cmin, nrows, ncols):
+def _hex_rc(xi, yi, s, rmin, cmin, nrows, ncols):
     if not (np.isfinite(xi) and np.isfinite(yi)):
-        return -1
+        return -1, -1
     row, col = _hex_rowcol(xi, yi, s)
     rr = row - rmin
     cc = col - cmin
     if rr < 0 or cc < 0 or rr >= nrows or cc >= ncols:
+        return -1, -1
+    return rr, cc
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _hex_dense(xi, yi, s, rmin, cmin, nrows, ncols):
+    rr, cc = _hex_rc(xi, yi, s, rmin, cmin, nrows, ncols)
+    return rr * ncols + cc if rr >= 0 else -1
+
+
+# inlined: called per point with array arguments, whose reference counting would cost ~100 ns a call
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _position(rr, cc, ncols, row_first, row_offset, table):
+    """Grid position of (row, col) in the rectangle (-1 stays -1): arithmetic, row runs, or the table."""
+    if rr < 0:
         return -1
-    return rr * ncols + cc
+    if table.shape[0] > 0:
+        return table[rr * ncols + cc]
+    if row_first.shape[0] == 0:  # the whole rectangle, row-major
+        return rr * ncols + cc
+    c = cc - row_first[rr]
+    if c < 0 or c >= row_offset[rr + 1] - row_offset[rr]:
+        return -1
+    return row_offset[rr] + c
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _assign_square_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, table, out):
+def _assign_square_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, row_first, row_offset, table, out):
     inv = 1.0 / s
-    use_table = table.shape[0] > 0
     for i in range(lo, hi):
-        k = _square_dense(x[i], y[i], inv, rmin, cmin, nrows, ncols)
-        out[i] = table[k] if (use_table and k >= 0) else k
+        rr, cc = _square_rc(x[i], y[i], inv, rmin, cmin, nrows, ncols)
+        out[i] = _position(rr, cc, ncols, row_first, row_offset, table)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _assign_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, table, out):
-    use_table = table.shape[0] > 0
+def _hex_dense_block(x, y, lo, hi, s, rmin, cmin, nrows, ncols, out):
+    # a loop of its own so the compiler vectorises the rounding's data-dependent choices into
+    # selects; fused with a scatter it stays scalar and mispredicts branches (about 5x slower)
     for i in range(lo, hi):
-        k = _hex_dense(x[i], y[i], s, rmin, cmin, nrows, ncols)
-        out[i] = table[k] if (use_table and k >= 0) else k
+        out[i - lo] = _hex_dense(x[i], y[i], s, rmin, cmin, nrows, ncols)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _assign_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, row_first, row_offset, table, out):
+    _hex_dense_block(x, y, lo, hi, s, rmin, cmin, nrows, ncols, out[lo:hi])
+    # one tight loop per lookup kind: a generic per-point lookup here ran ~8x slower
+    if table.shape[0] > 0:
+        for i in range(lo, hi):
+            if out[i] >= 0:
+                out[i] = table[out[i]]
+    elif row_first.shape[0] > 0:
+        for i in range(lo, hi):
+            k = out[i]
+            if k >= 0:
+                rr = np.int64(np.uint64(k) // np.uint64(ncols))  # unsigned: no floor-division fix-ups
+                c = k - rr * ncols - row_first[rr]
+                out[i] = row_offset[rr] + c if 0 <= c < row_offset[rr + 1] - row_offset[rr] else -1
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -829,21 +895,32 @@ def _wcount_square_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
             acc[k] += wi
 
 
+_HEX_BLOCK = 4096
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _count_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, acc):
-    for i in range(lo, hi):
-        k = _hex_dense(x[i], y[i], s, rmin, cmin, nrows, ncols)
-        if k >= 0:
-            acc[k] += 1
+    block = np.empty(_HEX_BLOCK, dtype=np.int64)
+    for b0 in range(lo, hi, _HEX_BLOCK):
+        b1 = min(b0 + _HEX_BLOCK, hi)
+        _hex_dense_block(x, y, b0, b1, s, rmin, cmin, nrows, ncols, block)
+        for j in range(b1 - b0):
+            k = block[j]
+            if k >= 0:
+                acc[k] += 1
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _wcount_hex_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
-    for i in range(lo, hi):
-        k = _hex_dense(x[i], y[i], s, rmin, cmin, nrows, ncols)
-        wi = w[i]
-        if k >= 0 and np.isfinite(wi):
-            acc[k] += wi
+    block = np.empty(_HEX_BLOCK, dtype=np.int64)
+    for b0 in range(lo, hi, _HEX_BLOCK):
+        b1 = min(b0 + _HEX_BLOCK, hi)
+        _hex_dense_block(x, y, b0, b1, s, rmin, cmin, nrows, ncols, block)
+        for j in range(b1 - b0):
+            k = block[j]
+            wi = w[b0 + j]
+            if k >= 0 and np.isfinite(wi):
+                acc[k] += wi
 
 
 @numba.njit(cache=True, nogil=True)

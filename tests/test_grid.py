@@ -16,6 +16,7 @@ from intel.grid import (
     _MAX_CELLS,
     _auto_cell_size,
     _layout,
+    _position_lookup,
     assign_cells,
     cell_area_m2,
     count_in_cells,
@@ -277,12 +278,18 @@ def test_points_outside_and_missing_are_not_counted():
     assert count_points((x, y), grid, weights=[1.0, np.nan, 5, 5, 5, 5])[0] == 1.0
 
 
-def test_clipped_grid_counts_through_the_dense_rectangle(incidents):
+@pytest.mark.parametrize("shape", ["square", "hex"])
+@pytest.mark.parametrize("clip", ["disc", "ring", None])
+def test_every_lookup_path_matches_point_in_polygon(incidents, shape, clip):
     ox, oy = 440_000.0, 4_630_000.0
-    disc = gpd.GeoSeries([shapely.Point(ox + 5000, oy + 5000).buffer(4000)], crs=UTM)
-    grid = intel.make_grid(incidents, cell_size_m=200, boundary=disc)
-    layout = _layout(grid)
-    assert layout is not None and not layout.full
+    disc = shapely.Point(ox + 5000, oy + 5000).buffer(4000)
+    # a ring leaves rows with two runs of cells: the dense-table path; a disc leaves one run per row
+    area = {"disc": disc, "ring": disc.difference(disc.buffer(-2000)), None: None}[clip]
+    boundary = None if area is None else gpd.GeoSeries([area], crs=UTM)
+    grid = intel.make_grid(incidents, cell_size_m=200, shape=shape, boundary=boundary)
+    lookup = _position_lookup(_layout(grid))
+    kind = "table" if lookup[2].size else ("runs" if lookup[0].size else "whole rectangle")
+    assert kind == {"ring": "table", "disc": "runs", None: "runs" if shape == "hex" else "whole rectangle"}[clip]
     pos = assign_cells(incidents, grid)
     pip = np.full(len(incidents), -1)
     pidx, gidx = shapely.STRtree(grid.geometry.values).query(incidents.geometry.values, predicate="within")
