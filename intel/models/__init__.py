@@ -11,6 +11,9 @@ from ._prospective import ProspectiveHotspot
 from ._sepp import GridSEPP
 from ._sepp_kernel import KernelSEPP
 from ._ensemble import EnsembleRisk
+from ._gbm import GradientBoostingRisk
+from ._rtm import RiskTerrain
+from ._shift import ShiftProfile
 
 __all__ = ["RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
-           "GridSEPP", "KernelSEPP", "EnsembleRisk"]
+           "GridSEPP", "KernelSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk"]
