@@ -2,8 +2,8 @@
 
 Two passes over the partitions, both on the cluster: the first reads only the time
 columns (time range, time resolutions), so the calendar and the resolution checks
-are the pandas engine's; the second counts each partition into the same fixed-point
-integer array as the pandas engine and returns only its non-zero bins. Integer sums
+are the pandas engine's; the second finds each partition's bins and fixed-point shares
+exactly as the pandas engine does and returns their sums per bin (sparse). Integer sums
 do not depend on the order partitions finish in, so the cube is identical to the
 pandas engine's, bit for bit.
 """
@@ -24,7 +24,7 @@ from .cube import (
     Calendar,
     CubeSummary,
     Windows,
-    accumulate,
+    contributions,
     check_resolution,
     incident_windows,
     make_calendar,
@@ -212,7 +212,10 @@ def _partition_counts(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         windows = incident_windows(part, aoristic=aoristic)
-    counts = np.zeros(len(grid) * (bounds_us.size - 1), dtype=np.int64)
-    accumulate(counts, cells, windows, bounds_us)
-    where = np.flatnonzero(counts)
-    return where, counts[where], CubeSummary.of(windows, cells)
+    # sparse: a dense cells x periods array per partition would cost more than the counting
+    slot, add = contributions(cells, windows, bounds_us)
+    order = np.argsort(slot, kind="stable")
+    slot, add = slot[order], add[order]
+    starts = np.flatnonzero(np.r_[True, slot[1:] != slot[:-1]]) if slot.size else np.empty(0, dtype=np.int64)
+    sums = np.add.reduceat(add, starts) if slot.size else np.empty(0, dtype=np.int64)
+    return slot[starts], sums, CubeSummary.of(windows, cells)

@@ -146,6 +146,17 @@ def test_many_windows_each_sum_to_one():
         assert days[days > 0][0] == pytest.approx(min(first_day, hours) / hours, abs=1e-8)
 
 
+def test_a_window_over_thousands_of_periods(grid2x2):
+    # 200 days of hours: more shares than the compiled loop's block holds
+    inc = make_incidents(["2018-01-01 00:00", "2018-01-01 00:00"], to=["2018-07-20 00:00", "2018-01-01 03:00"])
+    cube = intel.build_cube(inc, grid2x2, freq="h", start="2018-01-01", end="2018-08-01")
+    n = cube["n"].to_numpy().reshape(4, -1)[0]
+    assert n.sum() == 2.0
+    hours = (pd.Timestamp("2018-07-20", tz=TZ) - pd.Timestamp("2018-01-01", tz=TZ)) / pd.Timedelta(hours=1)
+    assert n[0] == pytest.approx(1 / hours + 1 / 3, abs=1e-9)
+    assert n[1000] == pytest.approx(1 / hours, abs=1e-9)
+
+
 def test_window_partly_outside_the_cube_keeps_only_its_inside_share(grid2x2):
     # 12 of 24 hours fall before the cube's start
     inc = make_incidents(["2017-12-31 12:00"], to=["2018-01-01 12:00"])
