@@ -32,6 +32,15 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from ._display import (
+    cell_table,
+    check_layer,
+    check_numeric,
+    display_values,
+    format_date,
+    format_number,
+    has_incidents,
+)
 from ._offline import make_offline
 from ._symbology import (
     CLASS_STYLES,
@@ -141,8 +150,8 @@ def map_scores(
     True
     """
     owner = "map_scores"
-    frame = _cells(scores, owner, column, grid=grid, period=period)
-    _check_numeric(frame, column, owner, hint="use map_hotspots or map_emerging for class columns")
+    frame = cell_table(scores, owner, column, grid=grid, period=period).to_crs(4326)
+    check_numeric(frame, column, owner, hint="use map_hotspots or map_emerging for class columns")
     check_option("scheme", scheme, owner, SCHEMES)
     check_number("k", k, owner, low=2, high=12, integer=True)
     ramp(cmap, 2, owner=owner)  # a bad colour map name fails before any work
@@ -214,8 +223,8 @@ def map_density(
     True
     """
     owner = "map_density"
-    frame = _cells(scores, owner, column, grid=grid, period=period)
-    _check_numeric(frame, column, owner, hint="use map_hotspots for class columns")
+    frame = cell_table(scores, owner, column, grid=grid, period=period).to_crs(4326)
+    check_numeric(frame, column, owner, hint="use map_hotspots for class columns")
     check_option("style", style, owner, _DENSITY_STYLES)
     check_option("scheme", scheme, owner, SCHEMES)
     check_number("k", k, owner, low=2, high=12, integer=True)
@@ -289,7 +298,7 @@ def map_hotspots(
                              "score it with intel.score_gistar, score_moran or score_change first, or name the "
                              "column.")
         column = found[0]
-    frame = _cells(scores, owner, column)
+    frame = cell_table(scores, owner, column).to_crs(4326)
     return _class_map(frame, column, owner, tiles=tiles, attribution=attribution, popup_columns=popup_columns,
                       title=title or column.replace("_", " "))
 
@@ -331,13 +340,13 @@ def map_emerging(
     >>> import intel
     >>> incidents = intel.load_sample("chicago_district11")
     >>> grid = intel.make_grid(incidents, cell_size_m=500)
-    >>> cube = intel.build_cube(incidents, grid, freq="MS")
+    >>> cube = intel.build_cube(incidents, grid, freq="MS", end="2018-11-01")
     >>> m = intel.map_emerging(intel.classify_emerging(cube, grid))
     >>> "no pattern detected" in m.get_root().render()
     True
     """
     owner = "map_emerging"
-    frame = _cells(scores, owner, column)
+    frame = cell_table(scores, owner, column).to_crs(4326)
     unknown = sorted(set(frame[column].dropna().astype(str)) - set(EMERGING_LABELS))
     if unknown:
         raise InputError(f"{owner}: column {column!r} holds labels that are not emerging hot spot categories "
@@ -397,11 +406,11 @@ def map_clusters(
     owner = "map_clusters"
     check_option("shape", shape, owner, _CLUSTER_SHAPES)
     check_number("max_points", max_points, owner, low=0, integer=True)
-    table = _check_layer(clusters, owner, "clusters", need=("cluster_id", "n"),
+    table = check_layer(clusters, owner, "clusters", need=("cluster_id", "n"),
                          hint="build it with intel.build_cluster_table")
     points = None
     if incidents is not None:
-        points = _check_layer(incidents, owner, "incidents", need=(), hint="pass the incidents that were clustered")
+        points = check_layer(incidents, owner, "incidents", need=(), hint="pass the incidents that were clustered")
     elif labels is not None:
         raise InputError(f"{owner}: labels= colours the incidents, but no incidents were given; pass them too.")
     if len(table) == 0 and points is None:
@@ -440,7 +449,7 @@ def map_clusters(
     largest = table.sort_values(["n", "cluster_id"], ascending=[False, True]).head(8)
     for row in largest.itertuples():
         items.append((_swatch(colour_of[row.cluster_id]), f"cluster {row.cluster_id}: {row.n} incidents"
-                      + (f", {_date(row.first_date)} to {_date(row.last_date)}" if hasattr(row, "first_date") else "")))
+                      + (f", {format_date(row.first_date)} to {format_date(row.last_date)}" if hasattr(row, "first_date") else "")))
     if len(table) > len(largest):
         items.append(("", f"... and {len(table) - len(largest)} more clusters"))
     footer = f"{len(table)} clusters" + ("; hull filled, ellipse dashed" if shape == "both" else "")
@@ -495,7 +504,7 @@ def map_patrols(
     True
     """
     owner = "map_patrols"
-    table = _check_layer(plan, owner, "plan", need=("shift", "place_id"), hint="make it with intel.recommend_patrols")
+    table = check_layer(plan, owner, "plan", need=("shift", "place_id"), hint="make it with intel.recommend_patrols")
     if len(table) == 0:
         raise InputError(f"{owner}: the plan has no places to draw (no cell had positive risk, or no capacity).")
     shifts = list(dict.fromkeys(table["shift"].astype(str)))
@@ -504,7 +513,7 @@ def map_patrols(
         shifts = [shift]
     legs = None
     if routes is not None:
-        legs = _check_layer(routes, owner, "routes", need=("shift", "unit", "stop", "place_id"),
+        legs = check_layer(routes, owner, "routes", need=("shift", "unit", "stop", "place_id"),
                             hint="make it with intel.plan_routes(plan, start=...)")
     units = sorted(pd.unique(table["unit"])) if "unit" in table.columns else [1]
     colour_of = {u: _QUALITATIVE[i % len(_QUALITATIVE)] for i, u in enumerate(units)}
@@ -536,93 +545,7 @@ def map_patrols(
     return m
 
 
-# ---------------------------------------------------------------- table checks
-
-
-def _cells(scores: Any, owner: str, column: str, *, grid: Any = None, period: Any = None) -> gpd.GeoDataFrame:
-    """CellScores as a GeoDataFrame in EPSG:4326 with a ``cell_id`` column (tables without geometry joined to ``grid``)."""
-    if isinstance(scores, gpd.GeoDataFrame):
-        if grid is not None:
-            raise InputError(f"{owner}: scores already carry their cells (a GeoDataFrame); grid= is only for "
-                             "tables without geometry (a Cube, or a Series indexed by cell_id). Leave it out.")
-        if period is not None:
-            raise InputError(f"{owner}: period= picks one period of a Cube; these scores have no periods. "
-                             "Leave it out.")
-        cells = scores
-    elif isinstance(scores, (pd.DataFrame, pd.Series)):
-        cells = _join_grid(_by_cell(scores, owner, column, period), grid, owner)
-    else:
-        raise InputError(f"{owner} needs CellScores (a GeoDataFrame from a score_* verb), or a table indexed by "
-                         f"cell_id with grid=; got {type(scores).__name__}.")
-    if column not in cells.columns:
-        raise InputError(f"{owner}: column {column!r} is not in the table; columns are "
-                         f"{[c for c in cells.columns if c != cells.geometry.name]}.")
-    if cells.crs is None:
-        raise InputError(f"{owner}: the cells have no CRS, so they cannot be placed on a map; set it with .set_crs().")
-    if len(cells) == 0:
-        raise InputError(f"{owner}: the table has no cells to draw.")
-    frame = cells.reset_index() if cells.index.name else cells.copy()
-    return frame.to_crs(4326)
-
-
-def _by_cell(table: pd.DataFrame | pd.Series, owner: str, column: str, period: Any) -> pd.DataFrame:
-    if isinstance(table, pd.Series):
-        table = table.to_frame(name=table.name if table.name is not None else column)
-    names = list(table.index.names)
-    if "period" in names and "cell_id" in names:
-        level = table.index.get_level_values("period")
-        if period is None:
-            return table.groupby(level="cell_id", sort=False).sum(numeric_only=True)
-        wanted = pd.Timestamp(period)
-        tz = getattr(level, "tz", None)
-        if tz is not None and wanted.tzinfo is None:
-            wanted = wanted.tz_localize(tz)
-        chosen = level == wanted
-        if not chosen.any():
-            first, last = level.min(), level.max()
-            raise InputError(f"{owner}: period {period!r} is not a period of the cube (periods start "
-                             f"{first:%Y-%m-%d} to {last:%Y-%m-%d}); give the start of one of them.")
-        return table.loc[chosen].droplevel("period")
-    if period is not None:
-        raise InputError(f"{owner}: period= picks one period of a Cube (indexed by cell_id and period); this "
-                         "table has no periods.")
-    if "cell_id" in table.columns:
-        return table.set_index("cell_id")
-    if table.index.name != "cell_id":
-        raise InputError(f"{owner}: a table without geometry must be indexed by cell_id (or have a cell_id "
-                         "column) so it can be joined to grid=.")
-    return table
-
-
-def _join_grid(table: pd.DataFrame, grid: Any, owner: str) -> gpd.GeoDataFrame:
-    if not isinstance(grid, gpd.GeoDataFrame):
-        raise InputError(f"{owner}: this table has no geometry; pass grid= (the GeoDataFrame of cells it was "
-                         "built on, from intel.make_grid).")
-    if table.index.has_duplicates:
-        raise InputError(f"{owner}: cell_id values repeat in the table; give one row per cell.")
-    matched = table.index.isin(grid.index)
-    if not matched.any():
-        raise InputError(f"{owner}: none of the table's cell_id values is a cell of grid; was it built on "
-                         "another grid?")
-    joined = grid[[grid.geometry.name]].join(table, how="left")
-    joined.index.name = "cell_id"
-    return joined
-
-
-def _check_numeric(frame: pd.DataFrame, column: str, owner: str, *, hint: str) -> None:
-    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
-        raise InputError(f"{owner}: column {column!r} is not numeric; {hint}.")
-
-
-def _check_layer(layer: Any, owner: str, name: str, *, need: Sequence[str], hint: str) -> gpd.GeoDataFrame:
-    if not isinstance(layer, gpd.GeoDataFrame):
-        raise InputError(f"{owner}: {name} must be a GeoDataFrame ({hint}); got {type(layer).__name__}.")
-    missing = [c for c in need if c not in layer.columns]
-    if missing:
-        raise InputError(f"{owner}: {name} lacks the column(s) {missing}; {hint}.")
-    if layer.crs is None:
-        raise InputError(f"{owner}: {name} has no CRS, so it cannot be placed on a map; set it with .set_crs().")
-    return layer
+# ---------------------------------------------------------------- columns shown
 
 
 def _popup_columns(frame: pd.DataFrame, given: Sequence[str] | None, column: str, owner: str) -> list[str]:
@@ -635,16 +558,6 @@ def _popup_columns(frame: pd.DataFrame, given: Sequence[str] | None, column: str
         return list(given)
     wanted = ["cell_id", column, *[c for c in _NUMBER_COLUMNS if c in frame.columns], *_CLASS_COLUMNS]
     return list(dict.fromkeys(c for c in wanted if c in frame.columns))
-
-
-def _has_incidents(frame: pd.DataFrame) -> np.ndarray:
-    for name in ("n", "n_after"):
-        if name in frame.columns:
-            total = frame[name].to_numpy(dtype=np.float64)
-            if name == "n_after" and "n_before" in frame.columns:
-                total = total + frame["n_before"].to_numpy(dtype=np.float64)
-            return np.nan_to_num(total) > 0
-    return np.ones(len(frame), dtype=bool)
 
 
 # ---------------------------------------------------------------- map building
@@ -743,7 +656,7 @@ def _geojson(frame: gpd.GeoDataFrame, *, name: str, style: dict | list[dict], po
     features, which Leaflet reads without a lookup table).
     """
     fields = list(dict.fromkeys([*popups, *tooltips]))
-    props = {c: _display(frame[c]) for c in fields}
+    props = {c: display_values(frame[c]) for c in fields}
     # six decimals of a degree is about 0.1 m: enough for cells, and the file stays small
     geometry = shapely.transform(frame.geometry.values, lambda xy: np.round(xy, 6))
     layer = gpd.GeoDataFrame(props, geometry=geometry, crs=4326)
@@ -780,7 +693,7 @@ def _add_classed(m: folium.Map, drawn: gpd.GeoDataFrame, column: str, *, k: int,
         members = bins == i
         part = drawn.loc[members]
         low, high = values[members].min(), values[members].max()
-        label = f"{_number(low)} – {_number(high)}" if low != high else _number(low)
+        label = f"{format_number(low)} – {format_number(high)}" if low != high else format_number(low)
         # a surface reads best without cell outlines; scores keep a thin outline to show the cells
         style = {"fillColor": colour, "fillOpacity": opacity, "color": colour, "weight": 0 if surface else 0.5,
                  "opacity": min(1.0, opacity + 0.2)}
@@ -808,15 +721,15 @@ def _add_continuous(m: folium.Map, drawn: gpd.GeoDataFrame, column: str, *, cmap
     group.add_to(m)
     gradient = ", ".join(steps[:: max(1, _CONTINUOUS_LEVELS // 8)] + [steps[-1]])
     return (f'<div class="intel-ramp" style="background:linear-gradient(to right, {gradient})"></div>'
-            f'<div class="intel-ramp-labels"><span>{_number(lo)}</span><span>{_number((lo + hi) / 2)}</span>'
-            f"<span>{_number(hi)}</span></div>")
+            f'<div class="intel-ramp-labels"><span>{format_number(lo)}</span><span>{format_number((lo + hi) / 2)}</span>'
+            f"<span>{format_number(hi)}</span></div>")
 
 
 def _class_map(frame: gpd.GeoDataFrame, column: str, owner: str, *, tiles: str | None, attribution: str | None,
                popup_columns: Sequence[str] | None, title: str) -> folium.Map:
     labels = frame[column].astype(str).where(frame[column].notna(), "missing")
     quiet = labels.isin(QUIET).to_numpy()
-    drawn = ~quiet | _has_incidents(frame)
+    drawn = ~quiet | has_incidents(frame)
     m = _base_map(frame, tiles, attribution, owner)
     popups = _popup_columns(frame, popup_columns, column, owner)
     tooltips = [column, *(["n"] if "n" in frame.columns else [])]
@@ -855,8 +768,8 @@ def _cluster_info(table: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if "first_date" in table.columns and "last_date" in table.columns:
         first = pd.to_datetime(table["first_date"])
         last = pd.to_datetime(table["last_date"])
-        info["first date"] = [_date(v, minutes=True) for v in first]
-        info["last date"] = [_date(v, minutes=True) for v in last]
+        info["first date"] = [format_date(v, minutes=True) for v in first]
+        info["last date"] = [format_date(v, minutes=True) for v in last]
         span = (last - first).dt.total_seconds() / 86400.0
         info["span days"] = span.round(1).to_numpy()
     if "dominant_category" in table.columns:
@@ -911,7 +824,7 @@ def _add_cluster_points(m: folium.Map, incidents: gpd.GeoDataFrame, labels: Any,
     info = pd.DataFrame(index=points.index)
     info["cluster"] = [str(c) if c >= 0 and c in colour_of else "none" for c in lab[rows]]
     if "occurred_at" in points.columns:
-        info["occurred at"] = [_date(v, minutes=True) for v in points["occurred_at"]]
+        info["occurred at"] = [format_date(v, minutes=True) for v in points["occurred_at"]]
     if "category" in points.columns:
         info["category"] = points["category"].astype(object).where(points["category"].notna(), "").to_numpy()
     styles = [{"fillColor": colour_of.get(c, "#636363"), "color": colour_of.get(c, "#636363"),
@@ -994,43 +907,3 @@ def _route_layers(legs: gpd.GeoDataFrame, colour_of: dict, group: folium.Feature
         folium.CircleMarker(location=[round(start.y, 6), round(start.x, 6)], radius=7, color="#333",
                             fill=True, fill_color="#fff", fill_opacity=1, weight=3,
                             tooltip="start point (every unit sets out from here)").add_to(group)
-
-
-# ---------------------------------------------------------------- formatting
-
-
-def _display(values: pd.Series) -> list[str]:
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
-        return [_date(v, minutes=True) for v in values]
-    if pd.api.types.is_float_dtype(values):
-        return [_number(v) for v in values.to_numpy(dtype=np.float64)]
-    if pd.api.types.is_integer_dtype(values) and not values.isna().any():
-        return [str(int(v)) for v in values.to_numpy()]
-    out = []
-    for v in values.astype(object):
-        if isinstance(v, (list, tuple, np.ndarray)):
-            out.append(", ".join(map(str, v)))
-        elif v is None or (not isinstance(v, str) and pd.isna(v)):
-            out.append("")
-        elif isinstance(v, float):
-            out.append(_number(v))
-        else:
-            out.append(str(v))
-    return out
-
-
-def _number(v: float) -> str:
-    if not np.isfinite(v):
-        return ""
-    if float(v).is_integer() and abs(v) < 1e12:
-        return f"{int(v):,}"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.4g}"
-
-
-def _date(value: Any, *, minutes: bool = False) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    stamp = pd.Timestamp(value)
-    return stamp.strftime("%Y-%m-%d %H:%M" if minutes else "%Y-%m-%d")
