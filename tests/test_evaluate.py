@@ -349,13 +349,28 @@ def test_changing_the_future_does_not_change_forecasts(synthetic, origin):
 
 
 @pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
+def test_backtest_forecasts_equal_fits_on_the_whole_table(synthetic):
+    # the harness hands each model only the history it declares it reads; the fit must not change
+    incidents, grid = synthetic
+    origin = "2018-10-01"
+    results = rolling_backtest(incidents, [intel.KDERisk(window_days=60)], grid=grid, start=origin, end="2018-10-08",
+                               keep_risk=True)
+    for (label, when), risk in results.attrs["risk"].items():
+        model = {**intel.evaluate.naive_baselines(), "KDERisk(window_days=60)": intel.KDERisk(window_days=60)}[label]
+        direct = model.fit(incidents, grid=grid, origin=when).predict_risk(horizon="7D")
+        np.testing.assert_allclose(risk, direct, rtol=1e-12, atol=1e-12, err_msg=label)
+
+
+@pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
+@pytest.mark.filterwarnings("ignore::intel.exceptions.DataQualityWarning")
 def test_intel_models_ignore_the_future_when_fitted_directly(synthetic):
     from intel import models
 
     incidents, grid = synthetic
     origin = pd.Timestamp("2018-09-17", tz=incidents["occurred_at"].dt.tz)
     altered = _alter_future(incidents, origin, np.random.default_rng(11))
-    for name in ("LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot", "GridSEPP"):
+    for name in ("LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot", "GridSEPP",
+                 "KernelSEPP", "EnsembleRisk"):
         cls = getattr(models, name, None)
         if cls is None:
             continue
@@ -390,6 +405,10 @@ def test_failing_model_raises_with_its_name_or_warns(synthetic):
         results = rolling_backtest(incidents, [_Recent(), _Failing()], **kw, errors="warn")
     assert results.loc[results["model"] == "_Failing()", "pai"].isna().all()
     assert results.loc[results["model"] == "_Recent()", "pai"].notna().all()
+    # failures inside parallel workers still reach the caller, once per origin
+    with pytest.warns(DataQualityWarning, match="left missing") as caught:
+        rolling_backtest(incidents, [_Recent(), _Failing()], **kw, errors="warn", n_jobs=2)
+    assert sum("left missing" in str(w.message) for w in caught) == 2
 
 
 def test_data_ending_before_the_last_horizon_warns(synthetic):
