@@ -26,6 +26,7 @@ reports the density, in incidents per square kilometre, at the centre of every c
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -44,8 +45,8 @@ from .grid import (
     SHAPES,
     _cell_centres,
     _chunk_bounds,
-    _count_dense,
     _fmt_extent,
+    _grid_bounds,
     _layout,
     _n_threads,
     _run_chunks,
@@ -76,11 +77,6 @@ _NODES_PER_BANDWIDTH = {"quartic": 5.0, "gaussian": 2.0, "epanechnikov": 10.0}
 # 0.34 * sqrt(spacing / bandwidth / k). Nodes per bandwidth = _UNIFORM_NODES_K / k, within bounds.
 _UNIFORM_NODES_K = 4500.0
 _UNIFORM_NODES_RANGE = (8.0, 60.0)
-# When the lattice is the square grid itself, the cell counts (needed for ``n`` anyway) serve as the
-# bins once a kernel holds this many incidents on average: binning to the nearest node then errs by
-# about 0.24% (relative L2) at 3,000 incidents per kernel, falling as 1/sqrt(count), and costs no
-# second pass over the points.
-_CELL_BINNING_MIN_PER_KERNEL = 1500.0
 # Polygon cells are read off the lattice by bilinear interpolation, which needs a finer lattice.
 _POLYGON_REFINE = 2.0
 _MAX_LATTICE_NODES = 1 << 23
@@ -118,8 +114,7 @@ class _Lattice(NamedTuple):
     nx: int
     ny: int
     aligned: bool  # cell centres are lattice nodes
-    binning: str  # "linear", or "cells": the lattice is the grid itself and the cell counts are the bins
-    margin: int  # nodes around the grid's rectangle (for "cells" binning)
+    binning: str  # "quadratic" (what intel uses) or "linear" (kept to measure against)
 
 
 # ---------------------------------------------------------------- public verbs
@@ -596,7 +591,7 @@ def _grid_summary(grid: gpd.GeoDataFrame) -> dict[str, Any]:
 
 def _extents(pts: _Points, grid: gpd.GeoDataFrame) -> str:
     pbounds = (pts.x.min(), pts.y.min(), pts.x.max(), pts.y.max())
-    return f"the points cover {_fmt_extent(pbounds)}; the grid covers {_fmt_extent(grid.total_bounds, grid.crs)}"
+    return f"the points cover {_fmt_extent(pbounds)}; the grid covers {_fmt_extent(_grid_bounds(grid), grid.crs)}"
 
 
 def _check_overlap(inside: float, pts: _Points, grid: gpd.GeoDataFrame, owner: str) -> None:
@@ -723,12 +718,10 @@ def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
                 f"score_kde: algorithm='fft' would need a lattice of {nodes:,} nodes for a bandwidth of {h:g} m on this "
                 "grid (too much memory). Use algorithm='exact' or 'auto', or a larger bandwidth_m."
             )
-        values, counts = _fft_density(pts, grid, kernel, h, lattice)
-        binning = "linear" if lattice.binning == "linear" else "cell counts"
+        values, binning = _fft_density(pts, grid, kernel, h, lattice), lattice.binning
     else:
-        values, counts, binning = _exact_density(pts, grid, kernel, h), None, None
-    if counts is None:
-        counts = count_points((pts.x, pts.y), grid, weights=pts.w)
+        values, binning = _exact_density(pts, grid, kernel, h), None
+    counts = count_points((pts.x, pts.y), grid, weights=pts.w)
     peak = values.max() if values.size else 0.0
     values[values < _ROUND_OFF * peak] = 0.0
     return values, algorithm, counts, binning
@@ -745,7 +738,7 @@ def _choose_algorithm(n_points: int, grid: gpd.GeoDataFrame, kernel: str, h: flo
 
 
 def _expected_pairs(n_points: int, grid: gpd.GeoDataFrame, kernel: str, h: float) -> float:
-    x0, y0, x1, y1 = grid.total_bounds
+    x0, y0, x1, y1 = _grid_bounds(grid)
     area = max((x1 - x0) * (y1 - y0), 1.0)
     reach = h * _SUPPORT[kernel]
     # the exact loop scans a square of buckets about three reaches wide around each point
@@ -755,7 +748,7 @@ def _expected_pairs(n_points: int, grid: gpd.GeoDataFrame, kernel: str, h: float
 
 def _per_kernel(n_points: int, grid: gpd.GeoDataFrame, h: float) -> float:
     """Mean number of points within one bandwidth of a place on the grid."""
-    x0, y0, x1, y1 = grid.total_bounds
+    x0, y0, x1, y1 = _grid_bounds(grid)
     return n_points * math.pi * h * h / max((x1 - x0) * (y1 - y0), 1.0)
 
 
@@ -778,10 +771,8 @@ def _lattice(grid: gpd.GeoDataFrame, kernel: str, h: float, n_points: int) -> _L
         m += 1 - m % 2  # odd, so that cell centres are nodes
         d = s / m
         p = math.ceil(reach / d) + 1
-        cells = m == 1 and kernel != "uniform" and _per_kernel(n_points, grid, h) >= _CELL_BINNING_MIN_PER_KERNEL
         return _Lattice(layout.cmin * s + 0.5 * d - p * d, layout.rmin * s + 0.5 * d - p * d, d, d,
-                        layout.ncols * m + 2 * p, layout.nrows * m + 2 * p, True,
-                        "cells" if cells else "linear", p)
+                        layout.ncols * m + 2 * p, layout.nrows * m + 2 * p, True, "quadratic")
     if layout is not None and layout.shape == "hex":
         s = layout.size
         # centres sit at multiples of s/2 across and s*sqrt(3)/2 up: divide both evenly
@@ -790,68 +781,63 @@ def _lattice(grid: gpd.GeoDataFrame, kernel: str, h: float, n_points: int) -> _L
         dx, dy = 0.5 * s / kx, 0.5 * math.sqrt(3.0) * s / ky
         px, py = math.ceil(reach / dx) + 1, math.ceil(reach / dy) + 1
         return _Lattice(layout.cmin * s - px * dx, layout.rmin * 0.5 * math.sqrt(3.0) * s - py * dy, dx, dy,
-                        2 * layout.ncols * kx + 2 * px + 1, (layout.nrows - 1) * ky + 2 * py + 1, True, "linear", 0)
+                        2 * layout.ncols * kx + 2 * px + 1, (layout.nrows - 1) * ky + 2 * py + 1, True, "quadratic")
     cx, cy = _cell_centres(grid)
     d = h / (q * _POLYGON_REFINE)
     p = math.ceil(reach / d) + 1
     nx = math.ceil((float(cx.max()) - float(cx.min())) / d) + 2 * p + 2
     ny = math.ceil((float(cy.max()) - float(cy.min())) / d) + 2 * p + 2
-    return _Lattice(float(cx.min()) - p * d, float(cy.min()) - p * d, d, d, nx, ny, False, "linear", 0)
+    return _Lattice(float(cx.min()) - p * d, float(cy.min()) - p * d, d, d, nx, ny, False, "quadratic")
 
 
-def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
-                 lat: _Lattice) -> tuple[np.ndarray, np.ndarray | None]:
-    """Density at the cell centres from the binned lattice; and the cell counts when they were the bins."""
-    counts = None
-    if lat.binning == "cells":
-        layout = _layout(grid)
-        p = lat.margin
-        # counting over the grid's rectangle widened by the kernel's reach: incidents just outside
-        # the grid still reach its edge cells
-        binned = _count_dense(pts.x, pts.y, pts.w, "square", layout.size, layout.rmin - p, layout.cmin - p,
-                              layout.nrows + 2 * p, layout.ncols + 2 * p)
-        inner = binned[p:p + layout.nrows, p:p + layout.ncols].ravel()
-        counts = inner if layout.full else inner[layout.flat]
-        # nearest-node binning blurs half as much as linear binning (variance d²/12 per axis)
-        weights = _lattice_kernel(kernel, h, lat.dx, lat.dy, blur_share=0.5)
-    else:
-        binned = _linear_bin(pts, lat)
-        weights = _lattice_kernel(kernel, h, lat.dx, lat.dy)
-    py, px = (weights.shape[0] - 1) // 2, (weights.shape[1] - 1) // 2
-    # circular convolution is enough: the lattice's margin is wider than the kernel's reach,
-    # so the wrap-around only touches margin nodes, never a cell centre
+def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float, lat: _Lattice) -> np.ndarray:
+    """Density at the cell centres from the binned lattice."""
+    quadratic = lat.binning == "quadratic"
+    binned = _bin(pts, lat, _quad_bin_chunk if quadratic else _linear_bin_chunk)
     shape = (scipy.fft.next_fast_len(lat.ny, real=True), scipy.fft.next_fast_len(lat.nx, real=True))
-    placed = np.zeros(shape)
-    placed[: 2 * py + 1, : 2 * px + 1] = weights
-    placed = np.roll(placed, (-py, -px), axis=(0, 1))
     workers = _n_threads()
     spectrum = scipy.fft.rfft2(binned, shape, workers=workers)
-    spectrum *= scipy.fft.rfft2(placed, workers=workers)
+    # quadratic weights add no blur; linear ones blur as much as a variance of dx²/6 on average
+    spectrum *= _kernel_spectrum(kernel, h, lat.dx, lat.dy, 0.0 if quadratic else 1.0, shape)
     surface = scipy.fft.irfft2(spectrum, shape, workers=workers)
     cx, cy = _cell_centres(grid)
     fx, fy = (cx - lat.x0) / lat.dx, (cy - lat.y0) / lat.dy
     if lat.aligned:
-        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)], counts
-    return _bilinear(surface, fx, fy), counts
+        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)]
+    return _bilinear(surface, fx, fy)
 
 
-def _linear_bin(pts: _Points, lat: _Lattice) -> np.ndarray:
+@functools.lru_cache(maxsize=8)
+def _kernel_spectrum(kernel: str, h: float, dx: float, dy: float, blur_share: float,
+                     shape: tuple[int, int]) -> np.ndarray:
+    """FFT of the lattice kernel placed for circular convolution (kept: weekly reruns reuse it)."""
+    weights = _lattice_kernel(kernel, h, dx, dy, blur_share=blur_share)
+    py, px = (weights.shape[0] - 1) // 2, (weights.shape[1] - 1) // 2
+    # circular convolution is enough: the lattice's margin is wider than the kernel's reach,
+    # so the wrap-around only touches margin nodes, never a cell centre
+    placed = np.zeros(shape)
+    placed[: 2 * py + 1, : 2 * px + 1] = weights
+    placed = np.roll(placed, (-py, -px), axis=(0, 1))
+    spectrum = scipy.fft.rfft2(placed, workers=_n_threads())
+    spectrum.flags.writeable = False
+    return spectrum
+
+
+def _bin(pts: _Points, lat: _Lattice, chunk: Any) -> np.ndarray:
     bounds = _chunk_bounds(pts.x.size)
     nchunks = len(bounds) - 1
     parts = np.zeros((nchunks, lat.ny, lat.nx))
     w = _EMPTY if pts.w is None else pts.w
     _run_chunks(
-        lambda k: _bin_chunk(pts.x, pts.y, w, bounds[k], bounds[k + 1], lat.x0, lat.y0, 1.0 / lat.dx, 1.0 / lat.dy,
-                             parts[k]),
+        lambda k: chunk(pts.x, pts.y, w, bounds[k], bounds[k + 1], lat.x0, lat.y0, 1.0 / lat.dx, 1.0 / lat.dy,
+                        parts[k]),
         nchunks,
     )
     return parts[0] if nchunks == 1 else parts.sum(axis=0)
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
-    # counting cells in this same pass was tried: the second scattered array made it slower
-    # than two passes
+def _linear_bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
     ny, nx = out.shape
     unit = w.shape[0] == 0
     for i in range(lo, hi):
@@ -870,6 +856,33 @@ def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
             out[jy, jx + 1] += tx * lower
             out[jy + 1, jx] += (1.0 - tx) * upper
             out[jy + 1, jx + 1] += tx * upper
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _quad_bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
+    # three nodes per axis around the nearest one, with the quadratic Lagrange weights: they
+    # keep the point's mass, mean and second moment, so binning adds no blur
+    ny, nx = out.shape
+    unit = w.shape[0] == 0
+    for i in range(lo, hi):
+        fx = (x[i] - x0) * inv_dx + 0.5
+        fy = (y[i] - y0) * inv_dy + 0.5
+        # points off the lattice are beyond the kernel's reach of every cell centre
+        if fx >= 1.0 and fy >= 1.0 and fx < nx - 1 and fy < ny - 1:
+            wi = 1.0 if unit else w[i]
+            jx = np.int64(fx)
+            jy = np.int64(fy)
+            tx = fx - jx - 0.5
+            ty = fy - jy - 0.5
+            ax0 = 0.5 * tx * (tx - 1.0)
+            ax1 = 1.0 - tx * tx
+            ax2 = 0.5 * tx * (tx + 1.0)
+            for k in range(3):
+                wy = wi * (0.5 * ty * (ty - 1.0) if k == 0 else (1.0 - ty * ty if k == 1 else 0.5 * ty * (ty + 1.0)))
+                row = jy - 1 + k
+                out[row, jx - 1] += wy * ax0
+                out[row, jx] += wy * ax1
+                out[row, jx + 1] += wy * ax2
 
 
 def _lattice_kernel(kernel: str, h: float, dx: float, dy: float, blur_share: float = 1.0) -> np.ndarray:

@@ -687,6 +687,20 @@ def _cell_centres(grid: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(shapely.get_x(c), dtype=np.float64), np.asarray(shapely.get_y(c), dtype=np.float64)
 
 
+def _grid_bounds(grid: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """The grid's extent; from rows and columns on regular grids (geometry bounds cost ~10 ms per 250k cells)."""
+    if _is_regular(grid) and len(grid):
+        size = float(grid.attrs["grid"]["cell_size_m"])
+        rows = grid["row"].to_numpy(np.int64)
+        cols = grid["col"].to_numpy(np.int64)
+        if grid.attrs["grid"]["shape"] == "square":
+            return cols.min() * size, rows.min() * size, (cols.max() + 1) * size, (rows.max() + 1) * size
+        cx, cy = _hex_centres(rows, cols, size)
+        radius = size / _SQRT3
+        return cx.min() - size / 2, cy.min() - radius, cx.max() + size / 2, cy.max() + radius
+    return tuple(float(v) for v in grid.total_bounds)
+
+
 # ---------------------------------------------------------------- layout of regular grids
 
 
