@@ -66,7 +66,7 @@ _export("patrol", "recommend_patrols", "plan_routes", "design_beats", "locate_po
         "audit_patrols", "build_visit_log", "evaluate_patrols", "reported_only")
 _export("maps", "map_scores", "map_hotspots", "map_emerging", "map_density", "map_clusters", "map_patrols")
 _export("plots", "plot_grid", "plot_hour_weekday", "plot_trend", "plot_capture_curve")
-_export("briefing", "build_briefing")
+_export("briefing", "build_briefing", "Briefing")
 
 __all__ = [
     "IntelError", "InputError", "SchemaError", "ParseError", "CRSError", "GridError", "ResolutionError",
