@@ -38,14 +38,15 @@ def test_weekly_counts_are_aligned_on_the_origin(incidents, grid):
 def test_features_use_only_earlier_weeks(incidents, grid):
     model = intel.GradientBoostingRisk(train_weeks=4, max_iter=20).fit(incidents, grid=grid, origin=ORIGIN)
     rng = np.random.default_rng(0)
-    counts = rng.poisson(1.0, (len(grid), 60)).astype(float)
-    around = rng.poisson(5.0, (len(grid), 60)).astype(float)
-    p = 55
+    counts = rng.poisson(1.0, (len(grid), 130)).astype(float)
+    around = rng.poisson(5.0, (len(grid), 130)).astype(float)
+    p = 120
     before = model._features(counts, around, p)
     counts[:, p:] = 99.0
     around[:, p:] = 99.0
     np.testing.assert_array_equal(model._features(counts, around, p), before)
     np.testing.assert_array_equal(before[:, 0], counts[:, p - 1])  # lag_1
+    np.testing.assert_allclose(before[:, model.feature_names_.index("mean_long")], counts[:, p - 104:p].mean(axis=1))
 
 
 def test_forecast_finds_the_hot_spots(incidents, grid):
@@ -56,6 +57,19 @@ def test_forecast_finds_the_hot_spots(incidents, grid):
     assert np.all(risk[cells] > np.quantile(risk, 0.9))
     np.testing.assert_allclose(model.predict_risk(horizon="14D"), 2 * risk)
     assert len(model.feature_names_) == model.estimator_.n_features_in_
+
+
+
+def test_all_zero_rows_are_subsampled():
+    incidents = intel.make_synthetic(n_background=150, hotspots=2, hotspot_events=300, start="2017-01-01",
+                                     end="2019-01-01", random_state=12)
+    fine = intel.make_grid(incidents, cell_size_m=250)  # most cells never see an incident
+    every = intel.GradientBoostingRisk(train_weeks=4, max_iter=10, zero_row_fraction=1.0).fit(incidents, grid=fine, origin=ORIGIN)
+    some = intel.GradientBoostingRisk(train_weeks=4, max_iter=10).fit(incidents, grid=fine, origin=ORIGIN)
+    assert every.n_rows_ == 4 * len(fine)
+    assert some.n_rows_ < 0.7 * every.n_rows_
+    # the weights keep the expected total: forecasts stay close
+    np.testing.assert_allclose(some.predict_risk().sum(), every.predict_risk().sum(), rtol=0.2)
 
 
 def test_future_does_not_change_predictions(incidents, grid):
@@ -75,6 +89,8 @@ def test_future_does_not_change_predictions(incidents, grid):
         ({"lags": (1.5,)}, "'lags' parameter"),
         ({"train_weeks": 0}, "'train_weeks' parameter"),
         ({"learning_rate": 0}, "'learning_rate' parameter"),
+        ({"zero_row_fraction": 0}, "'zero_row_fraction' parameter"),
+        ({"long_weeks": 20}, "'long_weeks' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, match, incidents, grid):

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 from sklearn.base import BaseEstimator
 
-from .._incidents import check_incidents
+from .._incidents import check_incidents, check_metric_crs
 from .._provenance import attach, make_record
 from ..exceptions import DataQualityWarning, InputError, NotFittedError
 from ..grid import assign_cells, resolve_grid
@@ -120,13 +120,16 @@ class RiskModel(BaseEstimator):
         """
         owner = f"{type(self).__name__}.fit"
         self._validate_params()
-        check_incidents(incidents, owner=owner, need=("geometry", "occurred_at"))
+        _check_table(incidents, owner)
         if grid is None:
             raise InputError(f"{owner}: give the cells to forecast for, e.g. grid=intel.make_grid(incidents, cell_size_m=250).")
         grid, incidents = resolve_grid(incidents, grid, cell_size_m=None, shape="square", owner=owner)
+        # pandas deep-copies attrs (the load record) on every column access; models need none of it
+        incidents = incidents.copy(deep=False)
+        incidents.attrs = {}
         origin_ts = _as_origin(origin, incidents["occurred_at"], owner)
         lookback = 0.0 if self._wraps_models else self._lookback_days()
-        events = _training_events(incidents, grid, origin_ts, lookback)
+        events = _training_events(incidents, grid, origin_ts, lookback, owner=owner)
         self.grid_ = grid
         self.origin_ = origin_ts
         self.n_train_ = len(events)
@@ -245,27 +248,46 @@ def _as_origin(origin: Any, times: pd.Series, owner: str) -> pd.Timestamp:
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
 
 
-def _time_days(times: pd.Series, origin: pd.Timestamp) -> np.ndarray:
-    """``occurred_at - origin`` in days for every row (NaN for missing times), without Python objects."""
+def _check_table(incidents: Any, owner: str) -> None:
+    """What :func:`intel._incidents.check_incidents` checks, except the geometry types of every
+    row: only the rows a model reads are checked (in :func:`_training_events`), so fitting
+    at one origin of a million-row table does not scan all of it."""
+    if not isinstance(incidents, gpd.GeoDataFrame):
+        check_incidents(incidents, owner=owner)  # raises with the standard message
+    missing = [c for c in ("occurred_at",) if c not in incidents.columns]
+    if missing or incidents.geometry is None:
+        check_incidents(incidents, owner=owner, need=("geometry", "occurred_at"))
+    check_metric_crs(incidents.crs, owner=owner, what="incidents")
+
+
+def _time_units(times: pd.Series, origin: pd.Timestamp) -> tuple[np.ndarray, int, int]:
+    """Raw integer times (NaT as the smallest int64), the origin in the same unit, and units per day."""
     arr = times.array
-    unit = getattr(arr, "unit", "ns")
-    per_second = _UNITS_PER_SECOND[unit]
+    per_second = _UNITS_PER_SECOND[getattr(arr, "unit", "ns")]
     # Timestamp.value is always in nanoseconds, whatever the Timestamp's unit
-    origin_units = origin.value // (1_000_000_000 // per_second)
-    days = (arr.asi8 - origin_units) / (86_400 * per_second)
-    days[np.asarray(arr.isna())] = np.nan
-    return days
+    return arr.asi8, origin.value // (1_000_000_000 // per_second), 86_400 * per_second
 
 
-def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin: pd.Timestamp, lookback: float | None) -> Events:
-    days = _time_days(incidents["occurred_at"], origin)
-    keep = days < 0.0  # NaN compares False: incidents without a time never enter
+def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin: pd.Timestamp, lookback: float | None,
+                     *, owner: str = "fit") -> Events:
+    raw, origin_units, per_day = _time_units(incidents["occurred_at"], origin)
+    # integer comparisons on the raw times: NaT is the smallest int64, so it is never inside
+    low = np.iinfo(np.int64).min if lookback is None else origin_units - int(np.ceil(float(lookback) * per_day))
+    keep = (raw < origin_units) & (raw > np.iinfo(np.int64).min)
     if lookback is not None:
-        keep &= days >= -float(lookback)
+        keep &= raw >= low
     rows = np.flatnonzero(keep)
     geoms = np.asarray(incidents.geometry.array)[rows]
-    x = shapely.get_x(geoms)
-    y = shapely.get_y(geoms)
+    kinds = shapely.get_type_id(geoms)
+    if np.any(kinds > 0):
+        found = sorted(set(shapely.GeometryType(k).name.title() for k in np.unique(kinds[kinds > 0])))
+        raise InputError(f"{owner}: incidents must be points; found geometry types {found} "
+                         f"(first at row {int(rows[np.argmax(kinds > 0)])}).")
+    xy = shapely.get_coordinates(geoms, include_z=False) if rows.size else np.zeros((0, 2))
+    if xy.shape[0] != rows.size:  # empty points have no coordinates
+        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    else:
+        x, y = xy[:, 0].copy(), xy[:, 1].copy()
     if "weight" in incidents.columns:
         w = incidents["weight"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
     else:
@@ -273,7 +295,7 @@ def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin
     ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(w)
     if not ok.all():
         rows, x, y, w = rows[ok], x[ok], y[ok], w[ok]
-    t = days[rows]
+    t = (raw[rows] - origin_units) / per_day
     order = np.argsort(t, kind="stable")
     rows, x, y, w, t = rows[order], x[order], y[order], w[order], t[order]
     cell = assign_cells((x, y), grid)
