@@ -10,18 +10,25 @@ How the density is computed
 ``score_kde`` spreads every incident with a kernel of radius ``bandwidth_m`` and
 reports the density, in incidents per square kilometre, at the centre of every cell
 (at the centroid of polygon cells). It does so in two ways, choosing the cheaper
-(``algorithm="auto"``):
+(``algorithm="auto"``; the choice is recorded):
 
-* ``"fft"``: the incidents are linearly binned onto a lattice aligned with the grid
-  (cell centres are lattice nodes; the lattice is finer than the grid when the
-  bandwidth is small), then convolved with the kernel sampled on the lattice in one
-  FFT. The sampled kernel is corrected for the blur that binning adds (a
-  second-order correction) and normalised to unit mass on the lattice, so the surface
-  is mass-conserving: away from the edges, density times cell area sums to the
-  weighted count. The lattice spacing is chosen so the surface stays within about
-  0.5% (relative L2) of the exact kernel sum.
-* ``"exact"``: the kernel sum over the incidents near each cell, compiled; used when
-  few incidents or a bandwidth small against the cells make it cheaper.
+* ``"fft"``: the incidents are binned onto a lattice aligned with the grid (cell
+  centres are lattice nodes; the lattice is finer than the grid when the bandwidth is
+  small against the cells), then convolved with the kernel sampled on the lattice in
+  one FFT. Each incident goes to the 3 x 3 nodes around it with quadratic weights,
+  which keep its mass, mean position and spread, so binning adds no blur: linear
+  binning (2 x 2 nodes) with the usual blur correction erred by 0.60% (relative L2)
+  on Chicago's block-level geocodes at 5 nodes per bandwidth, quadratic binning by
+  0.39% (0.29% and 0.20% at 10 M incidents). The kernel is normalised to unit mass
+  on the lattice, so the surface is mass-conserving: away from the edges, density
+  times cell area sums to the weighted count. The lattice spacing is chosen per
+  kernel to stay within about 0.5% of the exact kernel sum.
+* ``"exact"``: the kernel summed over the incidents within reach of each cell centre,
+  compiled; cheaper when there are few incidents or the bandwidth is small against
+  the cells.
+
+Both run their loops over the points on threads, in chunks that depend only on the
+number of points, so reruns give identical surfaces.
 """
 
 from __future__ import annotations
@@ -238,7 +245,9 @@ def score_kde(
         the effective number of weighted incidents), then scaled so each
         kernel has that standard deviation along an axis (quartic radius
         ``sqrt(8) sigma``, Epanechnikov ``sqrt(6) sigma``, uniform ``2 sigma``,
-        Gaussian ``sigma``), rounded to 3 significant figures.
+        Gaussian ``sigma``), rounded to 3 significant figures. Like every
+        normal-reference rule it oversmooths strongly clustered data: treat it
+        as a starting point and compare a few bandwidths.
     weights : str or array-like, optional
         Column name or one weight per incident (non-negative). Default: the
         ``weight`` column, or 1 per incident.
@@ -888,11 +897,11 @@ def _quad_bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, out):
 def _lattice_kernel(kernel: str, h: float, dx: float, dy: float, blur_share: float = 1.0) -> np.ndarray:
     """Kernel weights on lattice offsets, with unit mass on the lattice.
 
-    Smooth kernels are sampled at the nodes and corrected for linear binning, which
-    acts like an extra blur of variance dx²/6 (dy²/6) on average: subtracting a
-    twelfth of the discrete Laplacian undoes it to second order. The uniform kernel
-    jumps at its edge, so its nodes take the kernel's average over their own
-    dx-by-dy rectangle instead.
+    Smooth kernels are sampled at the nodes. After linear binning (``blur_share=1``),
+    which acts like an extra blur of variance dx²/6 (dy²/6) on average, a twelfth of the
+    discrete Laplacian is subtracted to undo it to second order; quadratic binning adds
+    no blur (``blur_share=0``). The uniform kernel jumps at its edge, so its nodes take
+    the kernel's average over their own dx-by-dy rectangle instead.
     """
     reach = h * _SUPPORT[kernel]
     px, py = math.ceil(reach / dx) + 1, math.ceil(reach / dy) + 1

@@ -448,13 +448,11 @@ def _count_dense(x: np.ndarray, y: np.ndarray, w: np.ndarray | None, shape: str,
     if w is None:
         # int32 partial counts: half the cache footprint of float64, and exact
         parts = np.zeros((nchunks, nrows * ncols), dtype=np.int32 if x.shape[0] < 2**31 else np.int64)
-        kernel = _count_square_chunk if shape == "square" else _count_hex_chunk
-        _run_chunks(lambda k: kernel(x, y, bounds[k], bounds[k + 1], size, rmin, cmin, nrows, ncols, parts[k]), nchunks)
+        w = np.empty(0)
     else:
         parts = np.zeros((nchunks, nrows * ncols), dtype=np.float64)
-        kernel = _wcount_square_chunk if shape == "square" else _wcount_hex_chunk
-        _run_chunks(lambda k: kernel(x, y, w, bounds[k], bounds[k + 1], size, rmin, cmin, nrows, ncols, parts[k]),
-                    nchunks)
+    kernel = _count_square_chunk if shape == "square" else _count_hex_chunk
+    _run_chunks(lambda k: kernel(x, y, w, bounds[k], bounds[k + 1], size, rmin, cmin, nrows, ncols, parts[k]), nchunks)
     dense = parts[0].astype(np.float64) if nchunks == 1 else parts.sum(axis=0, dtype=np.float64)
     return dense.reshape(nrows, ncols)
 
@@ -891,29 +889,25 @@ def _assign_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, row_first, row_
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _count_square_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, acc):
+def _count_square_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
+    """Add points lo..hi to ``acc`` (dense rectangle): one each when ``w`` is empty, else their weights."""
+    unit = w.shape[0] == 0
     inv = 1.0 / s
     for i in range(lo, hi):
         k = _square_dense(x[i], y[i], inv, rmin, cmin, nrows, ncols)
         if k >= 0:
-            acc[k] += 1
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _wcount_square_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
-    inv = 1.0 / s
-    for i in range(lo, hi):
-        k = _square_dense(x[i], y[i], inv, rmin, cmin, nrows, ncols)
-        wi = w[i]
-        if k >= 0 and np.isfinite(wi):
-            acc[k] += wi
+            if unit:
+                acc[k] += 1
+            elif np.isfinite(w[i]):
+                acc[k] += w[i]
 
 
 _HEX_BLOCK = 4096
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _count_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, acc):
+def _count_hex_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
+    unit = w.shape[0] == 0
     block = np.empty(_HEX_BLOCK, dtype=np.int64)
     for b0 in range(lo, hi, _HEX_BLOCK):
         b1 = min(b0 + _HEX_BLOCK, hi)
@@ -921,20 +915,10 @@ def _count_hex_chunk(x, y, lo, hi, s, rmin, cmin, nrows, ncols, acc):
         for j in range(b1 - b0):
             k = block[j]
             if k >= 0:
-                acc[k] += 1
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def _wcount_hex_chunk(x, y, w, lo, hi, s, rmin, cmin, nrows, ncols, acc):
-    block = np.empty(_HEX_BLOCK, dtype=np.int64)
-    for b0 in range(lo, hi, _HEX_BLOCK):
-        b1 = min(b0 + _HEX_BLOCK, hi)
-        _hex_dense_block(x, y, b0, b1, s, rmin, cmin, nrows, ncols, block)
-        for j in range(b1 - b0):
-            k = block[j]
-            wi = w[b0 + j]
-            if k >= 0 and np.isfinite(wi):
-                acc[k] += wi
+                if unit:
+                    acc[k] += 1
+                elif np.isfinite(w[b0 + j]):
+                    acc[k] += w[b0 + j]
 
 
 @numba.njit(cache=True, nogil=True)
