@@ -139,7 +139,11 @@ def class_breaks(values: np.ndarray, k: int, scheme: str) -> tuple[np.ndarray, n
         edges = _fisher_jenks(values, k)
     else:  # pragma: no cover - callers check the scheme first
         raise ValueError(scheme)
-    edges[-1] = distinct[-1]  # floating rounding must not leave the maximum out
+    # an edge a rounding error away from a data value is that value (so the value sits in the edge's class)
+    nearest = np.clip(np.searchsorted(distinct, edges), 0, distinct.size - 1)
+    close = np.isclose(edges, distinct[nearest], rtol=1e-12, atol=0.0)
+    edges = np.where(close, distinct[nearest], edges)
+    edges[-1] = distinct[-1]
     edges = np.unique(edges)
     bins = np.searchsorted(edges, values, side="left")
     # renumber so that every class holds a value (quantile edges can skip a class)
