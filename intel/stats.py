@@ -844,7 +844,7 @@ def _exact_sum_tails(y: np.ndarray, draws: np.ndarray, observed: np.ndarray) -> 
     counts = np.rint(y)
     most = int(draws.max(initial=0))
     top = int(counts.max(initial=0))
-    if np.abs(counts - y).max(initial=0.0) > 1e-9 or counts.min(initial=0.0) < 0 or top * most > _MAX_EXACT_SUM:
+    if not np.array_equal(counts, y) or counts.min(initial=0.0) < 0 or top * most > _MAX_EXACT_SUM:
         return None
     pmf = np.bincount(counts.astype(np.int64), minlength=top + 1) / counts.size
     # the k-fold convolution of the counts' distribution, as a power of its Fourier transform: absolute
@@ -853,7 +853,7 @@ def _exact_sum_tails(y: np.ndarray, draws: np.ndarray, observed: np.ndarray) -> 
     transform = sp_fft.rfft(pmf, size)
     observed = np.rint(observed).astype(np.int64)
     p_ge, p_le = np.ones(y.size), np.ones(y.size)
-    for k in np.unique(draws[draws > 0]):
+    for k in np.flatnonzero(np.bincount(draws)[1:]) + 1:  # the neighbourhood sizes present (no sort)
         cells = draws == k
         dist = np.clip(sp_fft.irfft(transform**k, size)[: k * top + 1], 0.0, None)
         at_most = np.minimum(np.cumsum(dist), 1.0)
