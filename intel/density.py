@@ -458,7 +458,9 @@ def _prepare(
     """Grid, points and weights for a verb, plus the automatic choices made on the way."""
     check_option("shape", shape, owner, SHAPES)
     check_number("cell_size_m", cell_size_m, owner, low=0, closed="neither", allow_none=True)
-    if isinstance(incidents, (gpd.GeoDataFrame, gpd.GeoSeries)) and len(incidents) == 0:
+    if isinstance(incidents, gpd.GeoSeries):
+        incidents = incidents.to_frame("geometry")
+    if isinstance(incidents, gpd.GeoDataFrame) and len(incidents) == 0:
         raise InputError(f"{owner}: {_NO_INCIDENTS}")
     automatic: dict[str, Any] = {}
     built = grid is None
