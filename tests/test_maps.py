@@ -218,6 +218,7 @@ def test_score_map_classes_every_nonzero_cell(gistar11):
     assert page.count("intel-swatch") >= len(sizes)
 
 
+@pytest.mark.slow  # importing mapclassify compiles its numba functions
 def test_class_breaks_match_mapclassify():
     mapclassify = pytest.importorskip("mapclassify")
     values = np.round(np.random.default_rng(3).lognormal(size=400) * 10, 1)
