@@ -100,4 +100,4 @@ def map_to_iframe(m: Any, *, height: int = 480, title: str = "map") -> str:
     check_number("height", height, "map_to_iframe", low=100, integer=True)
     page = map_to_html(m)
     return (f'<iframe title="{html.escape(title)}" srcdoc="{html.escape(page, quote=True)}" '
-            f'style="width:100%;height:{int(height)}px;border:1px solid #ccc" loading="lazy"></iframe>')
+            f'style="width:100%;height:{int(height)}px;border:1px solid #ccc"></iframe>')

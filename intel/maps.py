@@ -21,6 +21,7 @@ Save with ``m.save("map.html")``; in a notebook the map displays itself.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from typing import Any, Sequence
 
@@ -613,6 +614,27 @@ def _finish(m: folium.Map, title: str, items: list[tuple[str, str]], *, footer: 
     _Control(legend, position="bottomright", css_class="intel-box intel-legend").add_to(m)
     _Control(html.escape(_LOCATION_NOTE), position="bottomleft", css_class="intel-box intel-note").add_to(m)
     make_offline(m)
+    _stable_ids(m, legend)
+
+
+def _stable_ids(m: folium.Map, legend: str) -> None:
+    """Name the page's elements by their place in the tree instead of folium's random ids.
+
+    A rerun then writes the same page, byte for byte. The prefix comes from the map's
+    content (legend, extent, features), so two different maps put in one page still
+    get different names.
+    """
+    elements = list(_walk(m.get_root()))
+    features = sum(len(e.data.get("features", ())) for e in elements if isinstance(e, folium.GeoJson))
+    digest = hashlib.sha1(f"{legend}|{m.location}|{features}|{len(elements)}".encode()).hexdigest()[:8]
+    for i, element in enumerate(elements):
+        element._id = f"{digest}{i:04d}"
+
+
+def _walk(element: Any):
+    yield element
+    for child in list(getattr(element, "_children", {}).values()):
+        yield from _walk(child)
 
 
 class _Control(MacroElement):
