@@ -500,8 +500,7 @@ def _points(incidents: Any, weights: Any, owner: str) -> _Points:
         x, y, w = incident_points(incidents, owner=owner, weights=weights)
         if weights is None and "weight" not in incidents.columns:
             w = None
-    # one compiled pass instead of several full-size boolean temporaries
-    n_bad, first_negative, total = _scan_points(x, y, _EMPTY if w is None else w)
+    n_bad, first_negative, total = _scan(x, y, w)
     if n_bad:
         ok = np.isfinite(x) & np.isfinite(y) & (True if w is None else np.isfinite(w))
         announce("%s: %d points with missing coordinates or weight were left out", owner, n_bad)
@@ -520,22 +519,41 @@ def _points(incidents: Any, weights: Any, owner: str) -> _Points:
 _EMPTY = np.empty(0)
 
 
+def _scan(x: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[int, int, float]:
+    """Unusable points, the first negative weight's position among the usable (-1: none), total weight.
+
+    One compiled pass on threads instead of several full-size boolean temporaries.
+    """
+    bounds = _chunk_bounds(x.size)
+    out = np.zeros((len(bounds) - 1, 3))
+    _run_chunks(lambda k: _scan_chunk(x, y, _EMPTY if w is None else w, bounds[k], bounds[k + 1], out[k]),
+                len(bounds) - 1)
+    bad = out[:, 0].astype(np.int64)
+    first_negative = -1
+    for k in range(len(out)):
+        if out[k, 1] >= 0:
+            first_negative = int(bounds[k] + out[k, 1] - bad[:k].sum())
+            break
+    return int(bad.sum()), first_negative, float(out[:, 2].sum())
+
+
 @numba.njit(cache=True, nogil=True)
-def _scan_points(x, y, w):
-    """Number of unusable points, position of the first negative weight (-1: none), total weight."""
+def _scan_chunk(x, y, w, lo, hi, out):
     unit = w.shape[0] == 0
     bad = 0
     first_negative = -1
     total = 0.0
-    for i in range(x.shape[0]):
+    for i in range(lo, hi):
         wi = 1.0 if unit else w[i]
         if not (np.isfinite(x[i]) and np.isfinite(y[i]) and np.isfinite(wi)):
             bad += 1
             continue
         if wi < 0 and first_negative < 0:
-            first_negative = i - bad
+            first_negative = i - lo - bad
         total += wi
-    return bad, first_negative, total
+    out[0] = bad
+    out[1] = first_negative
+    out[2] = total
 
 
 def _other_points(other: Any, grid: gpd.GeoDataFrame, other_weights: Any, owner: str,
