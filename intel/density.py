@@ -672,62 +672,71 @@ def _auto_bandwidth(pts: _Points, kernel: str, owner: str, automatic: dict[str, 
 
 
 def _robust_sd(v: np.ndarray, w: np.ndarray) -> float:
-    """min(weighted sd, weighted IQR / 1.349); the quartiles from a fine histogram (one pass, no sort)."""
-    lo, hi, var = _weighted_moments(v, w)
-    if not hi > lo:
+    """min(weighted sd, weighted IQR / 1.349); quartiles from a fine histogram (no sort), passes on threads."""
+    bounds = _chunk_bounds(v.size)
+    nchunks = len(bounds) - 1
+    shift = float(v[0])  # shifted sums keep the variance accurate for large projected coordinates
+    moments = np.zeros((nchunks, 5))
+    _run_chunks(lambda k: _moments_chunk(v, w, bounds[k], bounds[k + 1], shift, moments[k]), nchunks)
+    lo, hi = moments[:, 0].min(), moments[:, 1].max()
+    sw, s1, s2 = moments[:, 2:].sum(axis=0)
+    if not (sw > 0 and hi > lo):
         return 0.0
-    sd = math.sqrt(max(var, 0.0))
-    q1, q3 = _weighted_quartiles(v, w, lo, hi, 1 << 16)
+    mean = s1 / sw
+    sd = math.sqrt(max(s2 / sw - mean * mean, 0.0))
+    hist = np.zeros((nchunks, 1 << 16))
+    _run_chunks(lambda k: _histogram_chunk(v, w, bounds[k], bounds[k + 1], lo, hi, hist[k]), nchunks)
+    q1, q3 = _quartiles(hist.sum(axis=0), lo, hi)
     iqr = (q3 - q1) / 1.349
     return min(sd, iqr) if iqr > 0 else sd
 
 
 @numba.njit(cache=True, nogil=True)
-def _weighted_moments(v, w):
+def _moments_chunk(v, w, lo, hi, shift, out):
     unit = w.shape[0] == 0
-    lo, hi = np.inf, -np.inf
-    shift = v[0]  # shifted sums keep the variance accurate for large projected coordinates
+    vmin, vmax = np.inf, -np.inf
     sw = 0.0
     s1 = 0.0
     s2 = 0.0
-    for i in range(v.shape[0]):
+    for i in range(lo, hi):
         wi = 1.0 if unit else w[i]
         if wi <= 0:
             continue
-        lo = min(lo, v[i])
-        hi = max(hi, v[i])
+        vmin = min(vmin, v[i])
+        vmax = max(vmax, v[i])
         d = v[i] - shift
         sw += wi
         s1 += wi * d
         s2 += wi * d * d
-    mean = s1 / sw
-    return lo, hi, s2 / sw - mean * mean
+    out[0], out[1], out[2], out[3], out[4] = vmin, vmax, sw, s1, s2
 
 
 @numba.njit(cache=True, nogil=True)
-def _weighted_quartiles(v, w, lo, hi, nbins):
+def _histogram_chunk(v, w, lo, hi, vmin, vmax, hist):
     unit = w.shape[0] == 0
-    hist = np.zeros(nbins)
-    scale = nbins / (hi - lo)
-    total = 0.0
-    for i in range(v.shape[0]):
+    nbins = hist.shape[0]
+    scale = nbins / (vmax - vmin)
+    for i in range(lo, hi):
         wi = 1.0 if unit else w[i]
-        if wi <= 0:
-            continue
-        hist[min(np.int64((v[i] - lo) * scale), nbins - 1)] += wi
-        total += wi
-    out = np.empty(2)
+        if wi > 0:
+            hist[min(np.int64((v[i] - vmin) * scale), nbins - 1)] += wi
+
+
+@numba.njit(cache=True, nogil=True)
+def _quartiles(hist, vmin, vmax):
+    nbins = hist.shape[0]
+    scale = nbins / (vmax - vmin)
+    total = hist.sum()
+    out = np.full(2, vmax)
     targets = (0.25 * total, 0.75 * total)
     acc = 0.0
     j = 0
     for k in range(nbins):
+        # linear within the bin
         while j < 2 and hist[k] > 0 and acc + hist[k] >= targets[j]:
-            out[j] = lo + (k + (targets[j] - acc) / hist[k]) / scale
+            out[j] = vmin + (k + (targets[j] - acc) / hist[k]) / scale
             j += 1
         acc += hist[k]
-    while j < 2:
-        out[j] = hi
-        j += 1
     return out[0], out[1]
 
 
