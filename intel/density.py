@@ -57,7 +57,6 @@ from .grid import (
     _layout,
     _n_threads,
     _run_chunks,
-    _to_metric,
     cell_area_m2,
     count_points,
     resolve_grid,
@@ -108,9 +107,6 @@ class _Points(NamedTuple):
     w: np.ndarray | None  # None: one per point (the compiled loops skip reading weights)
     weights: str  # how the weights were chosen, for the record
     total: float  # sum of the weights
-
-    def weight_array(self) -> np.ndarray:
-        return np.ones(self.x.size) if self.w is None else self.w
 
 
 class _Lattice(NamedTuple):
@@ -589,6 +585,12 @@ def _other_points(other: Any, grid: gpd.GeoDataFrame, other_weights: Any, owner:
             raise InputError(f"{owner}: other_weights has {values.size} values for {len(other)} polygons.")
         label = "array, spread over cells by area"
     x, y, w = _spread_polygons(other.geometry.values, values, grid, owner)
+    if not w.sum() > 0:
+        raise GridError(
+            f"{owner}: the other layer's polygons put no {label.split(',')[0]} on the grid: they cover "
+            f"{_fmt_extent(other.total_bounds)}; the grid covers {_fmt_extent(_grid_bounds(grid), grid.crs)}. "
+            "Check that they cover the same place and that the column holds positive numbers."
+        )
     return _Points(x, y, w, label, float(w.sum()))
 
 

@@ -389,6 +389,9 @@ def test_dual_kde_errors(incidents):
     far = gpd.GeoDataFrame(geometry=gpd.points_from_xy([0.0], [0.0]), crs=UTM)
     with pytest.raises(GridError, match="no other layer is within"):
         intel.score_dual_kde(incidents, far, cell_size_m=500, bandwidth_m=800)
+    far_blocks = blocks.assign(geometry=[shapely.box(0, 0, 1000, 1000)])
+    with pytest.raises(GridError, match="put no column 'population' on the grid: they cover x 0 to 1,000"):
+        intel.score_dual_kde(incidents, far_blocks, cell_size_m=500, other_weights="population", bandwidth_m=800)
 
 
 def test_dual_kde_bandwidth_comes_from_the_incidents(incidents, caplog):
