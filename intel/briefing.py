@@ -229,6 +229,9 @@ def build_briefing(
     if grid is not None and not isinstance(grid, gpd.GeoDataFrame):
         raise InputError(f"{owner}: grid must be a Grid from intel.make_grid; got {type(grid).__name__}.")
     model_names, chosen_name = _check_model(model, owner)
+    from .patrol._common import parse_shifts
+
+    parse_shifts(shifts, owner)  # fail before the long steps, not after them
     automatic: dict[str, Any] = {}
     seed = _seed(random_state, automatic, owner)
     seeds = dict(zip(("knox", "bootstrap", "patrol"), (int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, 3))))
@@ -242,9 +245,10 @@ def build_briefing(
     with warnings.catch_warnings(record=True) as caught, Steps(len(STEP_NAMES), desc="briefing", enabled=progress) as steps:
         warnings.simplefilter("always")
         area_data, area_info = _select(incidents, area_column, area, owner)
-        week_start, week_end, label = _resolve_week(area_data, week, automatic, owner)
+        # the export as a whole says which weeks it covers: one area can be quiet on the last day
+        week_start, week_end, label = _resolve_week(incidents, week, automatic, owner)
         data = filter_incidents(area_data, end=week_end)
-        ctx = _Context(data=data, week_start=week_start, week_end=week_end, label=label, seeds=seeds, progress=progress)
+        ctx = _Context(source=area_data, data=data, week_start=week_start, week_end=week_end, label=label, seeds=seeds, progress=progress)
         sections: dict[str, Any] = {}
         tables: dict[str, pd.DataFrame] = {}
         records: dict[str, Any] = {}
@@ -295,7 +299,8 @@ def build_briefing(
 
 @dataclass
 class _Context:
-    data: gpd.GeoDataFrame
+    source: gpd.GeoDataFrame  # the area's incidents, later ones included
+    data: gpd.GeoDataFrame  # those before the end of the week
     week_start: pd.Timestamp
     week_end: pd.Timestamp
     label: str
@@ -398,13 +403,19 @@ def _resolve_week(data: gpd.GeoDataFrame, week: Any, automatic: dict[str, Any], 
     end = localize(start.tz_localize(None) + WEEK, tz)
     label = "%d-W%02d" % start.tz_localize(None).isocalendar()[:2]
     # covered when the data reach from the week's first day into its last day
-    if not (first < start + pd.Timedelta(days=1) and last >= end - pd.Timedelta(days=1)):
+    if not (first.tz_localize(None) < start.tz_localize(None) + pd.Timedelta(days=1)
+            and last.tz_localize(None) >= end.tz_localize(None) - pd.Timedelta(days=1)):
         raise InputError(
-            f"{owner}: week {label} ({start:%Y-%m-%d} to {end - pd.Timedelta(days=1):%Y-%m-%d}) is not covered by the "
-            f"data, which run from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a week inside them, e.g. "
-            f"week={last_label!r} (the last whole week)."
+            f"{owner}: week {label} ({start:%Y-%m-%d} to {_last_day(end)}) is not covered by the data, which run "
+            f"from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Choose a whole week inside them, e.g. week={last_label!r} "
+            "(the last whole week)."
         )
     return start, end, label
+
+
+def _last_day(end: pd.Timestamp) -> Any:
+    """The date of the last day before ``end`` (wall-clock: a DST change does not move it)."""
+    return (end.tz_localize(None) - pd.Timedelta(days=1)).date()
 
 
 def _last_whole_week(last: pd.Timestamp, tz: Any) -> tuple[str, pd.Timestamp]:
@@ -484,7 +495,8 @@ def _with_cells(table: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
 def _counts(ctx: _Context, tables: dict, records: dict) -> dict[str, Any]:
     from .temporal import build_period_counts, compare_periods
 
-    table = compare_periods(ctx.data, week=ctx.label)
+    # the verbs that cut at the week themselves get every incident: a quiet last day must not look like missing data
+    table = compare_periods(ctx.source, week=ctx.label)
     records["compare_periods"] = table.attrs["provenance"]
     tables["counts"] = table
     comparisons = [_comparison(row) for row in table.to_dict(orient="records")]
@@ -496,7 +508,7 @@ def _counts(ctx: _Context, tables: dict, records: dict) -> dict[str, Any]:
                    "p-value is an exact binomial test. |z| of 2 or more is unusual."),
     }
     if "category" in ctx.data.columns:
-        by = compare_periods(ctx.data, week=ctx.label, by="category")
+        by = compare_periods(ctx.source, week=ctx.label, by="category")
         tables["counts_by_category"] = by
         prior = by.loc[by["comparison"] == "prior_4_weeks"]
         prior = prior.sort_values(["current", "category"], ascending=[False, True], kind="stable")
@@ -783,7 +795,8 @@ def _reported(ctx: _Context) -> gpd.GeoDataFrame:
 
     if ctx.reported is None:
         # incidents police discover themselves follow patrols: a forecast that steers patrols leaves them out
-        ctx.reported = reported_only(ctx.data)
+        # rolling_backtest and fit never hand a model an incident from its origin on: they can have them all
+        ctx.reported = reported_only(ctx.source)
     return ctx.reported
 
 
@@ -888,7 +901,7 @@ def _patrol(ctx: _Context, forecast: gpd.GeoDataFrame, shifts: Any, units: int, 
     shift_list = parse_shifts(shifts, owner)
     data = _reported(ctx)
     scores = forecast[["risk", "rank", forecast.geometry.name]].copy()
-    year = ctx.window(EMERGING_WEEKS, data=data)
+    year = ctx.window(EMERGING_WEEKS, data=data)  # window() ends at the week's end
     shares, profile = _shift_shares(year, assign_cells(year, scores), len(scores), shift_list)
     for k, s in enumerate(shift_list):
         scores[s.column] = scores["risk"].to_numpy() * shares[:, k]
@@ -985,12 +998,12 @@ def _warning_messages(caught: list) -> list[tuple[type, str]]:
 
 def _week_section(ctx: _Context, column: str | None, area: Any, data: gpd.GeoDataFrame) -> dict[str, Any]:
     area_label = f"{column.replace('_', ' ')} {area}" if column is not None else "all areas"
-    last_day = ctx.week_end - pd.Timedelta(days=1)
+    last_day = _last_day(ctx.week_end)
     return {
         "label": ctx.label,
         "start": ctx.week_start,
         "end": ctx.week_end,
-        "last_day": last_day.date(),
+        "last_day": last_day,
         "as_of": ctx.week_end,
         "tz": str(data["occurred_at"].dt.tz),
         "area_column": column,
@@ -1041,9 +1054,16 @@ def _highlights(s: dict[str, Any]) -> list[str]:
     out.append(f"{nr['n_zones']} near-repeat alert zone(s) active for {what}"
                + (" (the Knox test confirms a near-repeat pattern)." if nr.get("pattern") else "."))
     f = s["forecast"]
-    verdict = f["backtest"]["verdict"].get(f"{SELECTION_COVERAGE:.0%}")
-    out.append(f"Forecast for next week by {f['model']}: {_n(f['expected_total'])} incidents expected; in the "
-               f"backtest at {SELECTION_COVERAGE:.0%} of the area it was {verdict} against the 52-week count.")
+    own = [r for r in f["backtest"]["rows"] if r["model"] == f["model"] and abs(r["coverage"] - SELECTION_COVERAGE) < 1e-9]
+    caught = (f" In the backtest its top {SELECTION_COVERAGE:.0%} of cells caught {own[0]['hit_rate']:.0%} of the next "
+              f"week's incidents (PAI {own[0]['pai']:.1f})" if own and np.isfinite(own[0].get("hit_rate") or np.nan) else "")
+    if f["model"] == f["backtest"]["reference"]:
+        out.append(f"Forecast for next week: {_n(f['expected_total'])} incidents expected, by the 52-week count "
+                   f"(no other model beat it in the backtest).{caught}.")
+    else:
+        verdict = f["backtest"]["verdict"].get(f"{SELECTION_COVERAGE:.0%}", "not compared")
+        out.append(f"Forecast for next week by {f['model']}: {_n(f['expected_total'])} incidents expected.{caught}; "
+                   f"against the 52-week count: {verdict}.")
     return out
 
 
@@ -1053,7 +1073,7 @@ def _n(v: Any) -> str:
 
 
 def _z(v: Any) -> str:
-    return "n/a" if v is None else f"{float(v):+.1f}"
+    return "n/a" if v is None or not np.isfinite(v) else f"{float(v):+.1f}"
 
 
 def _tidy(value: Any) -> Any:

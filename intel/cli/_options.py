@@ -61,7 +61,8 @@ def load_from_options(
     """
     from ..io import load_incidents
 
-    src = str(source)
+    # several files (``intel brief INPUT...``) load as one source
+    src: Any = [str(s) for s in source] if isinstance(source, (list, tuple)) else str(source)
     kwargs: dict[str, Any] = {"schema": schema, "columns": parse_mapping(mapping or []), "tz": tz, "crs": crs}
     if table is not None:
         kwargs["table"] = table
