@@ -478,20 +478,49 @@ def _mann_kendall(values: np.ndarray) -> tuple[np.ndarray, ...]:
 _MK_BLOCK = 64
 
 
-@numba.njit(cache=True, inline="always")
-def _insertion_sorted(row):  # pragma: no cover - compiled
-    # Adaptive: series with ties are mostly one long run of equal z-scores (cells
-    # with no incidents nearby), which insertion sort orders in near-linear time,
-    # several times faster than np.sort here.
-    out = row.copy()
-    for k in range(1, out.shape[0]):
-        v = out[k]
-        j = k - 1
-        while j >= 0 and out[j] > v:
-            out[j + 1] = out[j]
-            j -= 1
-        out[j + 1] = v
-    return out
+_FEW_VALUES = 64
+
+
+@numba.njit(cache=True)
+def _tie_term(row, values, counts):  # pragma: no cover - compiled
+    """Sum of t(t-1)(2t+5) over the groups of equal values in ``row``.
+
+    Series of Gi* z-scores take few distinct values (sparse cells have few distinct
+    neighbourhood counts): tally them in a short list, which beats sorting; sort
+    only when there are more than ``_FEW_VALUES`` distinct values.
+    """
+    d = 0
+    for v in row:
+        k = 0
+        while k < d and values[k] != v:
+            k += 1
+        if k < d:
+            counts[k] += 1
+        elif d < _FEW_VALUES:
+            values[d] = v
+            counts[d] = 1
+            d += 1
+        else:
+            return _tie_term_sorted(row)
+    total = 0.0
+    for k in range(d):
+        t = counts[k]
+        total += t * (t - 1.0) * (2.0 * t + 5.0)
+    return total
+
+
+@numba.njit(cache=True)
+def _tie_term_sorted(row):  # pragma: no cover - compiled
+    ordered = np.sort(row)
+    total = 0.0
+    run = 1
+    for k in range(1, ordered.shape[0] + 1):
+        if k < ordered.shape[0] and ordered[k] == ordered[k - 1]:
+            run += 1
+        else:
+            total += run * (run - 1.0) * (2.0 * run + 5.0)
+            run = 1
+    return total
 
 
 @numba.njit(cache=True, parallel=True)
@@ -510,6 +539,8 @@ def _mk_kernel(x, s_out, var_out, z_out, p_out, tau_out):  # pragma: no cover - 
         for r in range(width):
             for t in range(n):
                 buf[t, r] = x[lo + r, t]
+        values = np.empty(_FEW_VALUES)
+        counts = np.zeros(_FEW_VALUES, dtype=np.int64)
         # int32 counts: twice the lanes of int64 (n(n-1)/2 fits for n < 65,536)
         up = np.zeros(_MK_BLOCK, dtype=np.int32)
         down = np.zeros(_MK_BLOCK, dtype=np.int32)
@@ -522,17 +553,8 @@ def _mk_kernel(x, s_out, var_out, z_out, p_out, tau_out):  # pragma: no cover - 
                     down[r] += np.int32(bj[r] < bi[r])
         for r in range(width):
             tied = n0 - up[r] - down[r]  # pairs with equal values
-            tie_var = 0.0
-            if tied > 0:  # group sizes only for series that have ties
-                ordered = _insertion_sorted(x[lo + r])
-                run = 1
-                for k in range(1, n + 1):
-                    if k < n and ordered[k] == ordered[k - 1]:
-                        run += 1
-                    else:
-                        if run > 1:
-                            tie_var += run * (run - 1.0) * (2.0 * run + 5.0)
-                        run = 1
+            # group sizes only for series that have ties
+            tie_var = _tie_term(x[lo + r], values, counts) if tied > 0 else 0.0
             var = (base - tie_var) / 18.0
             sr = np.int64(up[r]) - np.int64(down[r])
             s_out[lo + r] = sr
