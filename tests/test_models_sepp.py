@@ -65,10 +65,11 @@ def test_grid_sepp_is_the_maximum_likelihood(planted):
     order = np.lexsort((t, cell))
     cell, t = cell[order], t[order]
     starts = _cell_starts(cell, len(grid))
-    best = _log_likelihood(cell, t, starts, 365.0, model.mu_, model.theta_, model.omega_)
+    lag = model.min_delay_hours / 24
+    best = _log_likelihood(cell, t, starts, 365.0, model.mu_, model.theta_, model.omega_, lag)
     np.testing.assert_allclose(best, model.log_likelihood_)
     for d_theta, d_omega in [(0.02, 0), (-0.02, 0), (0, 0.03), (0, -0.03)]:
-        assert _log_likelihood(cell, t, starts, 365.0, model.mu_, model.theta_ + d_theta, model.omega_ + d_omega) < best
+        assert _log_likelihood(cell, t, starts, 365.0, model.mu_, model.theta_ + d_theta, model.omega_ + d_omega, lag) < best
 
 
 def test_standard_errors_match_spread_over_replicates():
@@ -87,12 +88,26 @@ def test_decay_sums_match_brute_force():
     rng = np.random.default_rng(1)
     t = np.sort(np.round(rng.uniform(-50, 0, 60), 1))  # rounding makes ties
     cell = np.zeros(60, dtype=np.int64)
-    a, b, c = _decay_sums(t, _cell_starts(cell, 1), 0.3, True)
+    a, b, c = _decay_sums(t, _cell_starts(cell, 1), 0.3, True, 0.0)
     d = t[:, None] - t[None, :]
     e = np.where(d > 0, np.exp(-0.3 * np.where(d > 0, d, 0)), 0.0)
     np.testing.assert_allclose(a, e.sum(1))
     np.testing.assert_allclose(b, (e * np.where(d > 0, d, 0)).sum(1))
     np.testing.assert_allclose(c, (e * np.where(d > 0, d, 0) ** 2).sum(1))
+
+
+def test_decay_sums_with_a_minimum_delay_match_brute_force():
+    rng = np.random.default_rng(2)
+    t = np.sort(rng.uniform(-30, 0, 80))
+    cell = np.repeat([0, 1], 40)
+    t = np.concatenate([np.sort(t[:40]), np.sort(t[40:])])
+    a, b, _ = _decay_sums(t, _cell_starts(cell, 2), 0.5, False, 0.25)
+    for k in (0, 1):
+        tk = t[cell == k]
+        d = tk[:, None] - 0.25 - tk[None, :]
+        e = np.where(d > 0, np.exp(-0.5 * np.where(d > 0, d, 0)), 0.0)
+        np.testing.assert_allclose(a[cell == k], e.sum(1))
+        np.testing.assert_allclose(b[cell == k], (e * np.where(d > 0, d, 0)).sum(1))
 
 
 def test_expected_count_solves_the_intensity_equation():
@@ -178,3 +193,32 @@ def test_short_history_warns(planted):
     grid = intel.make_grid(planted, cell_size_m=2500)
     with pytest.warns(intel.DataQualityWarning, match="whole window"):
         intel.GridSEPP(window_days=365).fit(planted, grid=grid, origin="2018-04-01")
+
+
+def test_minimum_delay_ignores_duplicate_reports(planted):
+    # 400 incidents reported twice, 10 minutes apart, at the same place (as police records do)
+    dup = planted.sample(400, random_state=0).copy()
+    dup["occurred_at"] = dup["occurred_at"] + pd.Timedelta(minutes=10)
+    dup["incident_id"] = dup["incident_id"].astype(str) + "b"
+    doubled = pd.concat([planted, dup], ignore_index=True)
+    grid = intel.make_grid(planted, cell_size_m=2500)
+    naive = intel.GridSEPP(min_delay_hours=0).fit(doubled, grid=grid, origin=ORIGIN)
+    robust = intel.GridSEPP(min_delay_hours=1).fit(doubled, grid=grid, origin=ORIGIN)
+    assert naive.omega_days_ < 0.1  # the duplicates capture the trigger
+    assert abs(robust.omega_days_ - TRUTH["omega_days"]) < 3 * robust.omega_days_se_
+    kernel = intel.KernelSEPP().fit(doubled, grid=intel.make_grid(planted, cell_size_m=500), origin=ORIGIN)
+    assert abs(kernel.omega_days_ - TRUTH["omega_days"]) < 0.25 * TRUTH["omega_days"]
+    assert kernel.sigma_m_ > 40
+
+
+def test_sigma_floor_for_snapped_locations():
+    # every incident snapped to a 200 m lattice: repeats sit at identical coordinates
+    inc = intel.make_synthetic(n_background=1500, hotspots=0, triggering={"theta": 0.5, "omega_days": 2, "sigma_m": 30},
+                               random_state=6)
+    x = np.round(inc.geometry.x / 200) * 200
+    y = np.round(inc.geometry.y / 200) * 200
+    snapped = inc.set_geometry(gpd.points_from_xy(x, y), crs=inc.crs)
+    model = intel.KernelSEPP(min_sigma_m=25).fit(snapped, grid=intel.make_grid(inc, cell_size_m=500), origin=ORIGIN)
+    assert model.sigma_m_ == pytest.approx(25.0)
+    assert np.isnan(model.sigma_m_se_) and np.isfinite(model.theta_se_)
+    assert np.isfinite(model.predict_risk()).all()

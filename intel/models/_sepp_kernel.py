@@ -113,6 +113,15 @@ class KernelSEPP(RiskModel):
         Starting branching ratio and mean trigger delay (days).
     sigma_m_init : float, optional
         Starting spatial spread of the trigger; default ``space_cutoff_m / 5``.
+    min_sigma_m : float
+        Smallest spatial spread estimated: the precision of the locations. Sources that
+        snap incidents to a block or street point put repeats at identical coordinates,
+        which would otherwise drive the Gaussian's spread to zero and its density to
+        infinity.
+    min_delay_hours : float
+        A follow-on incident comes at least this long after its parent (the exponential
+        starts after the delay), as in :class:`GridSEPP`: duplicate reports minutes apart
+        are not near repeats.
 
     Attributes
     ----------
@@ -155,7 +164,8 @@ class KernelSEPP(RiskModel):
 
     def __init__(self, *, window_days: float = 365, space_cutoff_m: float = 500.0, time_cutoff_days: float = 60.0,
                  background_bandwidth_m: float | None = None, max_iter: int = 200, tol: float = 1e-5,
-                 theta_init: float = 0.5, omega_days_init: float = 7.0, sigma_m_init: float | None = None) -> None:
+                 theta_init: float = 0.5, omega_days_init: float = 7.0, sigma_m_init: float | None = None,
+                 min_sigma_m: float = 25.0, min_delay_hours: float = 1.0) -> None:
         self.window_days = window_days
         self.space_cutoff_m = space_cutoff_m
         self.time_cutoff_days = time_cutoff_days
@@ -165,6 +175,8 @@ class KernelSEPP(RiskModel):
         self.theta_init = theta_init
         self.omega_days_init = omega_days_init
         self.sigma_m_init = sigma_m_init
+        self.min_sigma_m = min_sigma_m
+        self.min_delay_hours = min_delay_hours
 
     def _validate_params(self) -> None:
         owner = type(self).__name__
@@ -177,6 +189,8 @@ class KernelSEPP(RiskModel):
         check_number("theta_init", self.theta_init, owner, low=0, high=_THETA_MAX, closed="neither")
         check_number("omega_days_init", self.omega_days_init, owner, low=0, closed="neither")
         check_number("sigma_m_init", self.sigma_m_init, owner, low=0, closed="neither", allow_none=True)
+        check_number("min_sigma_m", self.min_sigma_m, owner, low=0, closed="neither")
+        check_number("min_delay_hours", self.min_delay_hours, owner, low=0)
 
     def _lookback_days(self) -> float:
         return float(self.window_days)
@@ -186,11 +200,16 @@ class KernelSEPP(RiskModel):
         span = float(self.window_days)
         self.background_bandwidth_m_ = self._bandwidth(x, y)
         parent, child, dt, r2 = trigger_pairs(x, y, t, float(self.space_cutoff_m), float(self.time_cutoff_days))
+        lag = float(self.min_delay_hours) / 24.0
+        # the trigger starts after the minimum delay: keep later pairs, measure delays beyond it
+        later = dt > lag
+        parent, child, dt, r2 = parent[later], child[later], dt[later] - lag, r2[later]
         self.n_pairs_ = int(parent.size)
         fit = _fit_kernel_em(
             x, y, t, parent, child, dt, r2, span, self.background_bandwidth_m_, float(self.time_cutoff_days),
             float(self.theta_init), 1.0 / float(self.omega_days_init),
-            float(self.sigma_m_init or self.space_cutoff_m / 5.0), int(self.max_iter), float(self.tol),
+            max(float(self.sigma_m_init or self.space_cutoff_m / 5.0), float(self.min_sigma_m)), int(self.max_iter),
+            float(self.tol), float(self.min_sigma_m), lag,
         )
         self.theta_, self.omega_, self.sigma_m_ = fit["theta"], fit["omega"], fit["sigma"]
         self.omega_days_ = 1.0 / self.omega_
@@ -199,6 +218,10 @@ class KernelSEPP(RiskModel):
         self.log_likelihood_ = fit["log_likelihood"]
         self.theta_se_, self.omega_se_, self.sigma_m_se_ = fit["se"]
         self.omega_days_se_ = self.omega_se_ / self.omega_**2
+        if self.sigma_m_ <= self.min_sigma_m * (1 + 1e-9):
+            # on its bound: held fixed for the standard errors of theta and omega, none of its own
+            announce("KernelSEPP: sigma_m_ stopped at min_sigma_m = %g m (repeats at identical locations); "
+                     "the spatial trigger is at least that tight.", self.min_sigma_m)
         if self.sigma_m_ > self.space_cutoff_m / 3.0:
             announce("KernelSEPP: sigma_m_ = %.0f m is more than a third of space_cutoff_m = %g m; the trigger is "
                      "truncated, so raise space_cutoff_m.", self.sigma_m_, self.space_cutoff_m)
@@ -208,7 +231,8 @@ class KernelSEPP(RiskModel):
         self.mu_ = bg(x, y, self.background_prob_ / span)
         if len(events):
             spread = CellSmoother(grid, gaussian(self.sigma_m_), 4.0 * self.sigma_m_, integrate=True, normalise=True)
-            self.boost_ = spread(x, y, self.theta_ * self.omega_ * np.exp(self.omega_ * t))
+            decay = np.exp(-self.omega_ * np.maximum(-t - lag, 0.0))
+            self.boost_ = spread(x, y, self.theta_ * self.omega_ * decay)
         else:
             self.boost_ = np.zeros(len(grid))
 
@@ -230,17 +254,20 @@ class KernelSEPP(RiskModel):
         return expected_hawkes_count(self.mu_, self.boost_, self.theta_, self.omega_, horizon_days)
 
 
-def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff, theta, omega, sigma, max_iter, tol):
+def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff, theta, omega, sigma, max_iter, tol,
+                   min_sigma, lag=0.0):
     n = x.size
     if n == 0:
         return {"theta": 0.0, "omega": omega, "sigma": sigma, "p_bg": np.zeros(0), "n_iter": 0, "converged": True,
                 "log_likelihood": 0.0, "se": (np.nan, np.nan, np.nan)}
     background = _BinnedBackground(x, y, bandwidth)
     # time each incident has had to trigger, within the cut-off the model allows
-    exposure = np.sort(np.minimum(-t, time_cutoff))
+    exposure = np.sort(np.clip(np.minimum(-t, time_cutoff) - lag, 0.0, None))
 
     def intensity(p_bg, theta, omega, sigma):
-        mu = background(p_bg) / span
+        # an isolated incident's leave-one-out density can round to zero; a floor of one
+        # incident per 10,000 km2 per year keeps every intensity positive
+        mu = np.maximum(background(p_bg) / span, 1e-10 / 365.0)
         g = theta * omega * np.exp(-omega * dt - r2 / (2.0 * sigma * sigma)) / (2.0 * np.pi * sigma * sigma)
         lam = mu + np.bincount(child, weights=g, minlength=n)
         return mu, g, lam
@@ -261,32 +288,40 @@ def _fit_kernel_em(x, y, t, parent, child, dt, r2, span, bandwidth, time_cutoff,
             return np.concatenate([new_p_bg, [0.0, omega, sigma]]), ll
         new_omega = _m_step_omega(n_trig, float(np.dot(p, dt)), exposure, omega)
         new_theta = min(n_trig / _exposure_moments(exposure, new_omega)[0], _THETA_MAX)
-        new_sigma = float(np.sqrt(np.dot(p, r2) / (2.0 * n_trig)))
+        new_sigma = max(float(np.sqrt(np.dot(p, r2) / (2.0 * n_trig))), min_sigma)
         return np.concatenate([new_p_bg, [new_theta, new_omega, new_sigma]]), ll
 
     def valid(v):
-        return bool(np.all(v[:n] >= 0) and np.all(v[:n] <= 1) and 0 <= v[n] < _THETA_MAX and v[n + 1] > 0 and v[n + 2] > 0)
+        return bool(np.all(v[:n] >= 0) and np.all(v[:n] <= 1) and 0 <= v[n] < _THETA_MAX and v[n + 1] > 0
+                    and v[n + 2] >= min_sigma * (1 - 1e-12) and np.all(np.isfinite(v)))
 
     start = np.concatenate([np.full(n, 0.5), [theta, omega, sigma]])
     v, n_iter, converged = squarem(em_map, start, valid, max_iter, tol, n_scalars=3)
     p_bg, theta, omega, sigma = v[:n], float(v[n]), float(v[n + 1]), float(v[n + 2])
-    se = _trigger_standard_errors(lambda th, om, sg: loglik(p_bg, th, om, sg), theta, omega, sigma)
+    se = _trigger_standard_errors(lambda th, om, sg: loglik(p_bg, th, om, sg), theta, omega, sigma,
+                                  sigma_free=sigma > min_sigma * (1 + 1e-9))
     return {"theta": theta, "omega": omega, "sigma": sigma, "p_bg": p_bg, "n_iter": n_iter, "converged": converged,
             "log_likelihood": loglik(p_bg, theta, omega, sigma), "se": se}
 
 
-def _trigger_standard_errors(loglik, theta, omega, sigma):
-    """Square roots of the diagonal of the inverse negative Hessian (central differences on log scale)."""
+def _trigger_standard_errors(loglik, theta, omega, sigma, sigma_free=True):
+    """Square roots of the diagonal of the inverse negative Hessian (central differences on log scale).
+
+    A sigma held on its lower bound is left out (fixed), and its standard error is NaN.
+    """
     if theta <= 0:
         return np.nan, np.nan, np.nan
+    k = 3 if sigma_free else 2
     p0 = np.log([theta, omega, sigma])
-    f = lambda p: loglik(*np.exp(p))  # noqa: E731
+    f = lambda p: loglik(*np.exp(np.concatenate([p, p0[k:]])))  # noqa: E731
+    q0 = p0[:k]
     h = 1e-3
-    hess = np.empty((3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            ei, ej = np.eye(3)[i] * h, np.eye(3)[j] * h
-            hess[i, j] = hess[j, i] = (f(p0 + ei + ej) - f(p0 + ei - ej) - f(p0 - ei + ej) + f(p0 - ei - ej)) / (4 * h * h)
+    eye = np.eye(k) * h
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            ei, ej = eye[i], eye[j]
+            hess[i, j] = hess[j, i] = (f(q0 + ei + ej) - f(q0 + ei - ej) - f(q0 - ei + ej) + f(q0 - ei - ej)) / (4 * h * h)
     try:
         cov = np.linalg.inv(-hess)
     except np.linalg.LinAlgError:
@@ -295,5 +330,5 @@ def _trigger_standard_errors(loglik, theta, omega, sigma):
     if np.any(var <= 0):
         return np.nan, np.nan, np.nan
     # delta method back from log parameters
-    se = np.exp(p0) * np.sqrt(var)
+    se = list(np.exp(q0) * np.sqrt(var)) + [np.nan] * (3 - k)
     return float(se[0]), float(se[1]), float(se[2])
