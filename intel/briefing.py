@@ -291,6 +291,10 @@ def build_briefing(
     # re-raise what the steps warned, once each, so callers see them as usual
     for category, text in messages:
         warnings.warn(text, category, stacklevel=2)
+    for w in caught:
+        if not issubclass(w.category, (DataQualityWarning, DeprecationWarning, PendingDeprecationWarning,
+                                       FutureWarning, ResourceWarning)) and not w.category.__module__.startswith("tqdm"):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return Briefing(data=payload, tables=tables, html=page)
 
 
@@ -988,11 +992,15 @@ def _strip_versions(record: Any) -> Any:
 
 
 def _warning_messages(caught: list) -> list[tuple[type, str]]:
+    """intel's warnings about the data, once each, in the order raised.
+
+    Others (deprecations, a progress bar missing its notebook widget) say something about the
+    environment, not the data: they would make the same briefing differ between machines.
+    """
     seen: dict[str, type] = {}
     for w in caught:
-        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ResourceWarning)):
-            continue
-        seen.setdefault(str(w.message), w.category)
+        if issubclass(w.category, DataQualityWarning):
+            seen.setdefault(str(w.message), w.category)
     return [(category, text) for text, category in seen.items()]
 
 
