@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import sys
 from typing import Any
 
 from .exceptions import (
@@ -38,6 +40,13 @@ except Exception:  # pragma: no cover - running from a source tree without insta
     __version__ = "0.0.0+unknown"
 
 logging.getLogger("intel").addHandler(logging.NullHandler())
+
+# numba's GNU OpenMP threading layer kills any child process forked after one of intel's parallel
+# loops ran (fork is multiprocessing's default on Linux). Ask for a fork-safe layer unless the user chose one.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    os.environ["NUMBA_THREADING_LAYER"] = "forksafe"
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.THREADING_LAYER = "forksafe"
 
 _EXPORTS: dict[str, str] = {}
 
