@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 from typing import Any, Sequence
 
 import folium
@@ -678,14 +679,20 @@ def _geojson(frame: gpd.GeoDataFrame, *, name: str, style: dict | list[dict], po
     features, which Leaflet reads without a lookup table).
     """
     fields = list(dict.fromkeys([*popups, *tooltips]))
-    props = {c: display_values(frame[c]) for c in fields}
+    columns = [display_values(frame[c]) for c in fields]
     # six decimals of a degree is about 0.1 m: enough for cells, and the file stays small
     geometry = shapely.transform(frame.geometry.values, lambda xy: np.round(xy, 6))
-    layer = gpd.GeoDataFrame(props, geometry=geometry, crs=4326)
+    # shapely writes all the geometries in one C call (geopandas' feature iterator goes through Python objects)
+    texts = shapely.to_geojson(geometry)
+    shapes = json.loads("[" + ",".join(t if t is not None else "null" for t in texts) + "]")
     per_feature = isinstance(style, list)
-    if per_feature:
-        layer["style"] = style
-    data = layer.to_geo_dict(drop_id=True)
+    features = []
+    for i, shape in enumerate(shapes):
+        props = {name: values[i] for name, values in zip(fields, columns)}
+        if per_feature:
+            props["style"] = style[i]
+        features.append({"type": "Feature", "properties": props, "geometry": shape})
+    data = {"type": "FeatureCollection", "features": features}
     kwargs: dict[str, Any] = {}
     if popups:
         kwargs["popup"] = folium.GeoJsonPopup(fields=list(popups), aliases=[_alias(c) for c in popups])
