@@ -74,6 +74,7 @@ def test_future_does_not_leak_through_members(incidents, grid):
         ({"models": [intel.RecentCount()], "weights": [1, 2]}, "'weights' parameter"),
         ({"models": [intel.RecentCount()], "weights": [-1]}, "'weights' parameter"),
         ({"models": [intel.RecentCount()], "weights": "best"}, "'weights' parameter"),
+        ({"models": [intel.RecentCount()], "weights": "learn", "learn_horizon": "soon"}, "'learn_horizon' parameter"),
     ],
 )
 def test_bad_parameters(kwargs, match, incidents, grid):

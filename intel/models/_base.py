@@ -36,7 +36,7 @@ from .._provenance import attach, make_record
 from ..exceptions import DataQualityWarning, InputError, NotFittedError
 from ..grid import assign_cells, resolve_grid
 
-__all__ = ["RiskModel", "Events", "as_horizon_days"]
+__all__ = ["RiskModel", "Events", "as_horizon_days", "duration_days"]
 
 _UNITS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
 
@@ -224,15 +224,21 @@ class RiskModel(BaseEstimator):
         return attach(out, record)
 
 
-def as_horizon_days(horizon: Any, owner: str) -> float:
-    """A positive horizon (``"7D"``, Timedelta, timedelta) in days."""
+def duration_days(value: Any, name: str, owner: str) -> float:
+    """A positive duration (``"7D"``, Timedelta, timedelta) in days, or a clear :class:`InputError`."""
     try:
-        delta = pd.Timedelta(horizon)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{owner}: horizon={horizon!r} is not a duration; use e.g. '7D', '28D' or '12h'.") from exc
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise InputError(f"{owner}: horizon must be a positive duration such as '7D'; got {horizon!r}.")
+        delta = pd.Timedelta(value)
+    except (ValueError, TypeError):
+        delta = None
+    if delta is None or pd.isna(delta) or delta <= pd.Timedelta(0):
+        raise InputError(f"The {name!r} parameter of {owner} must be a positive duration such as '7D', '28D' or "
+                         f"'12h'. Got {value!r} instead.")
     return delta / pd.Timedelta(days=1)
+
+
+def as_horizon_days(horizon: Any, owner: str) -> float:
+    """The forecast horizon in days."""
+    return duration_days(horizon, "horizon", owner)
 
 
 def _as_origin(origin: Any, times: pd.Series, owner: str) -> pd.Timestamp:

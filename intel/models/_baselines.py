@@ -8,11 +8,10 @@ KDE, prospective hot-spotting and grid self-exciting models at every coverage.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .._validation import check_number
 from ..exceptions import InputError
-from ._base import Events, RiskModel
+from ._base import Events, RiskModel, duration_days
 
 __all__ = ["LastPeriod", "RecentCount", "SamePeriodLastYear"]
 
@@ -20,13 +19,7 @@ _YEAR_DAYS = 364.0  # 52 weeks: the same weekdays one year earlier
 
 
 def _period_days(period: object, owner: str) -> float:
-    try:
-        delta = pd.Timedelta(period)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"The 'period' parameter of {owner} must be a duration such as '7D'. Got {period!r} instead.") from exc
-    if pd.isna(delta) or delta <= pd.Timedelta(0):
-        raise InputError(f"The 'period' parameter of {owner} must be a positive duration such as '7D'. Got {period!r} instead.")
-    return delta / pd.Timedelta(days=1)
+    return duration_days(period, "period", owner)
 
 
 class _CountModel(RiskModel):

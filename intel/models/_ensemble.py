@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from .._validation import check_number
 from ..exceptions import InputError
-from ._base import Events, RiskModel, _training_events
+from ._base import Events, RiskModel, _training_events, duration_days
 from ._spatial import shares
 
 __all__ = ["EnsembleRisk"]
@@ -101,9 +101,7 @@ class EnsembleRisk(RiskModel):
                 raise InputError(f"The 'weights' parameter of {owner} must be None, 'learn' or a list of "
                                  f"non-negative numbers. Got {self.weights!r} instead.")
             check_number("learn_origins", self.learn_origins, owner, low=1, integer=True)
-            if pd.Timedelta(self.learn_horizon) <= pd.Timedelta(0):
-                raise InputError(f"The 'learn_horizon' parameter of {owner} must be a positive duration. "
-                                 f"Got {self.learn_horizon!r} instead.")
+            duration_days(self.learn_horizon, "learn_horizon", owner)
         elif self.weights is not None:
             w = np.asarray(self.weights, dtype=np.float64)
             if w.shape != (len(members),) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
