@@ -48,7 +48,6 @@ from ._symbology import (
     CLASS_STYLES,
     EMERGING_LABELS,
     QUIET,
-    QUIET_COLOUR,
     SCHEMES,
     class_breaks,
     class_style,
@@ -152,11 +151,7 @@ def map_scores(
     True
     """
     owner = "map_scores"
-    frame = cell_table(scores, owner, column, grid=grid, period=period).to_crs(4326)
-    check_numeric(frame, column, owner, hint="use map_hotspots or map_emerging for class columns")
-    check_option("scheme", scheme, owner, SCHEMES)
-    check_number("k", k, owner, low=2, high=12, integer=True)
-    ramp(cmap, 2, owner=owner)  # a bad colour map name fails before any work
+    frame = _numeric_cells(scores, owner, column, grid=grid, period=period, k=k, scheme=scheme, cmap=cmap)
     values = frame[column].to_numpy(dtype=np.float64)
     drawn = frame.loc[np.isfinite(values) & (values != 0)]
     m = _base_map(frame, tiles, attribution, owner)
@@ -225,14 +220,10 @@ def map_density(
     True
     """
     owner = "map_density"
-    frame = cell_table(scores, owner, column, grid=grid, period=period).to_crs(4326)
-    check_numeric(frame, column, owner, hint="use map_hotspots for class columns")
     check_option("style", style, owner, _DENSITY_STYLES)
-    check_option("scheme", scheme, owner, SCHEMES)
-    check_number("k", k, owner, low=2, high=12, integer=True)
     check_number("min_value", min_value, owner, allow_none=True)
     check_number("opacity", opacity, owner, low=0, high=1, closed="right")
-    ramp(cmap, 2, owner=owner)
+    frame = _numeric_cells(scores, owner, column, grid=grid, period=period, k=k, scheme=scheme, cmap=cmap)
     values = frame[column].to_numpy(dtype=np.float64)
     keep = np.isfinite(values) & (values > 0 if min_value is None else values >= min_value)
     drawn = frame.loc[keep]
@@ -548,6 +539,17 @@ def map_patrols(
 
 
 # ---------------------------------------------------------------- columns shown
+
+
+def _numeric_cells(scores: Any, owner: str, column: str, *, grid: Any, period: Any, k: int, scheme: str,
+                   cmap: str) -> gpd.GeoDataFrame:
+    """The cells in EPSG:4326 after the checks every classed map of a number makes."""
+    check_option("scheme", scheme, owner, SCHEMES)
+    check_number("k", k, owner, low=2, high=12, integer=True)
+    ramp(cmap, 2, owner=owner)  # a bad colour map name fails before any work
+    frame = cell_table(scores, owner, column, grid=grid, period=period)
+    check_numeric(frame, column, owner, hint="use map_hotspots or map_emerging for class columns")
+    return frame.to_crs(4326)
 
 
 def _popup_columns(frame: pd.DataFrame, given: Sequence[str] | None, column: str, owner: str) -> list[str]:

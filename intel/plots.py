@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ._display import cell_table, format_number, has_incidents
-from ._symbology import QUIET, QUIET_COLOUR, SCHEMES, class_breaks, class_style, legend_order, ramp
+from ._symbology import QUIET, SCHEMES, class_breaks, class_style, legend_order, ramp
 from ._validation import check_number, check_option
 from .exceptions import InputError
 
