@@ -96,7 +96,8 @@ def plot_grid(
     >>> import intel
     >>> scores = intel.score_gistar(intel.load_sample("memphis_robberies"), cell_size_m=500)
     >>> fig = intel.plot_grid(scores)
-    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()][0].startswith("hot spot 99%")
+    >>> map_axes, legend_axes = fig.axes
+    >>> legend_axes.get_legend().get_texts()[0].get_text().startswith("hot spot 99%")
     True
     """
     owner = "plot_grid"
@@ -114,17 +115,22 @@ def plot_grid(
         aspect = (y1 - y0) / (x1 - x0) if x1 > x0 else 1.0
         # about 6.5 inches of map beside the legend, plus room for the title and the note
         figsize = (10.0, float(np.clip(6.5 * aspect + 1.2, 4.0, 11.0)))
-    fig, ax = _axes(ax, figsize, owner)
     series = frame[column]
     is_class = not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
-    if is_class:
-        handles = _draw_classes(ax, frame, column)
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=_TICK_SIZE,
-                  frameon=False, title=column.replace("_", " "), title_fontsize=_LABEL_SIZE)
-    elif classed:
-        handles = _draw_numeric_classes(ax, frame, column, int(k), scheme, cmap)
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=_TICK_SIZE,
-                  frameon=False, title=column.replace("_", " "), title_fontsize=_LABEL_SIZE)
+    fig, ax = _axes(ax, figsize, owner)
+    key = ax
+    if own_figure and (is_class or classed):
+        # the legend gets an axes of its own beside the map: a legend hung outside an equal-aspect map is
+        # cut off by the figure's edge whenever the map is wide
+        ax.remove()
+        ax, key = fig.subplots(1, 2, width_ratios=[7, 3])
+        key.set_axis_off()
+    if is_class or classed:
+        draw = _draw_classes if is_class else _draw_numeric_classes
+        handles = draw(ax, frame, column) if is_class else draw(ax, frame, column, int(k), scheme, cmap)
+        placement = {"loc": "upper left"} if key is not ax else {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+        key.legend(handles=handles, fontsize=_TICK_SIZE, frameon=False, title=column.replace("_", " "),
+                   title_fontsize=_LABEL_SIZE, alignment="left", **placement)
     else:
         _draw_continuous(fig, ax, frame, column, cmap)
     ax.set_aspect("equal")

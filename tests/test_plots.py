@@ -37,8 +37,15 @@ def weekly(district11) -> pd.DataFrame:
     return intel.build_period_counts(district11, by=None, freq="W-MON", end="2018-11-12")
 
 
-def _legend_texts(ax) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+def _legend(fig):
+    """The legend of a grid figure (on an axes of its own beside the map)."""
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    assert len(legends) == 1
+    return legends[0]
+
+
+def _legend_texts(fig) -> list[str]:
+    return [t.get_text() for t in _legend(fig).get_texts()]
 
 
 # ---------------------------------------------------------------- plot_grid
@@ -51,7 +58,7 @@ def test_grid_of_hot_spot_classes(gistar):
     assert not ax.axison and ax.get_title() == "hotspot class"
     labels = gistar["hotspot_class"]
     busy = gistar["n"] > 0
-    texts = _legend_texts(ax)
+    texts = _legend_texts(fig)
     for label in set(labels) - {"not significant"}:
         assert f"{label} ({int((labels == label).sum()):,})" in texts
     quiet_busy = int(((labels == "not significant") & busy).sum())
@@ -59,8 +66,7 @@ def test_grid_of_hot_spot_classes(gistar):
     assert f"no incidents ({int(((labels == 'not significant') & ~busy).sum()):,})" in texts
     assert texts.index("hot spot 99%" + texts[0][len("hot spot 99%"):]) == 0  # hot first, as in ArcGIS
     # the hot spot 99% cells are filled with the Gi_Bin red
-    legend = ax.get_legend()
-    handle = legend.legend_handles[0]
+    handle = _legend(fig).legend_handles[0]
     assert to_hex(handle.get_facecolor()) == CLASS_STYLES["hot spot 99%"].fill
     fills = {to_hex(c) for coll in ax.collections for c in coll.get_facecolors()}
     assert CLASS_STYLES["hot spot 99%"].fill in fills and CLASS_STYLES["cold spot 99%"].fill in fills
@@ -74,7 +80,7 @@ def test_grid_of_numbers_classed_and_continuous(gistar):
     fig = intel.plot_grid(gistar, "n", k=4, scheme="natural_breaks", title="incidents per cell")
     ax = fig.axes[0]
     assert ax.get_title() == "incidents per cell"
-    texts = _legend_texts(ax)
+    texts = _legend_texts(fig)
     positive = gistar.loc[gistar["n"] > 0, "n"].to_numpy()
     bins, edges = class_breaks(positive, 4, "natural_breaks")
     assert len(texts) == edges.size + 1  # the classes and "0 or none"
@@ -93,9 +99,9 @@ def test_grid_of_a_cube_and_emerging_classes(district11):
     cube = intel.build_cube(district11, grid, freq="MS", end="2018-11-01")
     fig = intel.plot_grid(cube, "n", grid=grid, period="2018-01-01")
     january = cube.xs(pd.Timestamp("2018-01-01", tz="America/Chicago"), level="period")["n"]
-    assert _legend_texts(fig.axes[0])[-1] == f"0 or none ({int((january == 0).sum()):,})"
+    assert _legend_texts(fig)[-1] == f"0 or none ({int((january == 0).sum()):,})"
     emerging = intel.classify_emerging(cube, grid)
-    texts = _legend_texts(intel.plot_grid(emerging).axes[0])
+    texts = _legend_texts(intel.plot_grid(emerging))
     for label in set(emerging["hotspot_class"]) - {"no pattern detected"}:
         assert any(t.startswith(label + " (") for t in texts)
 
@@ -124,6 +130,7 @@ def test_figures_draw_into_a_given_axes_and_never_touch_pyplot(gistar, weekly):
     assert intel.plot_grid(gistar, ax=left) is outer
     assert intel.plot_trend(weekly, ax=right) is outer
     assert left.get_title() == "hotspot class" and right.get_ylabel() == "incidents per week"
+    assert left.get_legend() is not None and len(outer.axes) == 2  # the legend hangs beside the given axes
     intel.plot_hour_weekday(intel.build_hour_weekday(intel.make_synthetic(random_state=0)))
     assert plt.get_fignums() == before
 
