@@ -131,8 +131,8 @@ def main() -> None:
                  "ratio": round((load_s + brief_s) / base, 2), "within_budget": load_s + brief_s < BUDGET_S})
 
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-c", "from intel.cli import main; main()", "--quiet", "brief", *map(str, paths), "--week", WEEK,
-                   "--out", out, "--json", "--no-progress"]
+        command = [sys.executable, "-c", "from intel.cli import main; main()", "--quiet", "brief", *map(str, paths),
+                   "--week", WEEK, "--out", out, "--json", "--no-progress"]
         t0 = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         cli_s = time.perf_counter() - t0

@@ -19,7 +19,8 @@ from ._display import format_number
 __all__ = ["render", "framed", "stable_ids"]
 
 _CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;margin:0;background:#f6f7f9}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#1f2328;margin:0;
+background:#f6f7f9}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
 h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:36px 0 8px;padding-top:8px;border-top:2px solid #d0d7de}
 h3{font-size:16px;margin:20px 0 6px}.sub{color:#57606a;margin:0 0 16px}
@@ -27,7 +28,8 @@ nav{font-size:13px;margin:8px 0 16px}nav a{margin-right:12px;color:#0969da;text-
 .highlights{background:#fff8e5;border-left:4px solid #d4a72c;padding:10px 16px;margin:12px 0}
 .highlights li{margin:4px 0}.explain{color:#3d444d;font-size:14px;background:#f6f8fa;padding:8px 12px;border-radius:4px}
 .note{color:#57606a;font-size:13px}.warn{color:#9a6700}
-table{border-collapse:collapse;margin:8px 0 12px;font-size:13.5px}th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:8px 0 12px;font-size:13.5px}
+th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .up{color:#b42318;font-weight:600}.down{color:#1a7f37;font-weight:600}.sig{font-weight:700}
 table.heat td{width:26px;height:20px;padding:0;text-align:center;font-size:11px;border:1px solid #fff}
@@ -35,7 +37,8 @@ table.heat th{font-size:11px;padding:2px 4px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:10px 0}
 .card{flex:1 1 220px;border:1px solid #d0d7de;border-radius:6px;padding:10px 12px}
 .card .big{font-size:26px;font-weight:700}.card .what{font-size:13px;color:#57606a}
-ul.limits li{margin:3px 0;font-size:14px}code{font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:3px;word-break:break-all}
+ul.limits li{margin:3px 0;font-size:14px}
+code{font-size:12px;background:#f6f8fa;padding:1px 4px;border-radius:3px;word-break:break-all}
 footer{margin-top:40px;font-size:12px;color:#57606a}
 @media print{nav{display:none}iframe{page-break-inside:avoid}main{max-width:none}}
 """

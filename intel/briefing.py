@@ -248,7 +248,8 @@ def build_briefing(
         # the export as a whole says which weeks it covers: one area can be quiet on the last day
         week_start, week_end, label = _resolve_week(incidents, week, automatic, owner)
         data = filter_incidents(area_data, end=week_end)
-        ctx = _Context(source=area_data, data=data, week_start=week_start, week_end=week_end, label=label, seeds=seeds, progress=progress)
+        ctx = _Context(source=area_data, data=data, week_start=week_start, week_end=week_end, label=label,
+                       seeds=seeds, progress=progress)
         sections: dict[str, Any] = {}
         tables: dict[str, pd.DataFrame] = {}
         records: dict[str, Any] = {}
@@ -623,7 +624,8 @@ def _limit_cells(frame: gpd.GeoDataFrame, keep, by: str, most: int = 2500) -> tu
     chosen = np.zeros(len(frame), dtype=bool)
     chosen[np.flatnonzero(marked)] = True
     chosen[np.flatnonzero(~marked)[order[:room]]] = True
-    return frame.loc[chosen], f"The map shows {int(chosen.sum()):,} of {len(frame):,} cells (the marked cells and the busiest others)."
+    note = f"The map shows {int(chosen.sum()):,} of {len(frame):,} cells (the marked cells and the busiest others)."
+    return frame.loc[chosen], note
 
 
 def _emerging(ctx: _Context, tables: dict, records: dict) -> tuple[dict[str, Any], Any]:
@@ -1056,7 +1058,8 @@ def _highlights(s: dict[str, Any]) -> list[str]:
         cats = em["categories"]
         new = cats.get("new hot spot", 0) + cats.get("consecutive hot spot", 0)
         grow = cats.get("intensifying hot spot", 0)
-        out.append(f"{new} new or consecutive and {grow} intensifying hot spot cells over the last {em['window']['weeks']} weeks.")
+        out.append(f"{new} new or consecutive and {grow} intensifying hot spot cells over the last "
+                   f"{em['window']['weeks']} weeks.")
     nr = s["near_repeat"]
     what = ", ".join(c.lower() for c in nr["categories"]) if nr.get("categories") else "incidents"
     out.append(f"{nr['n_zones']} near-repeat alert zone(s) active for {what}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -293,10 +294,10 @@ def test_expand_keeps_files_and_patterns_and_lists_directories(tmp_path):
         _expand([str(empty)])
 
 
-def test_cli_week_outside_the_data_exits_with_one_line(tmp_path):
-    from intel.cli import main
-
+def test_cli_week_outside_the_data_exits_with_one_line(tmp_path, capsys):
     import sys
+
+    from intel.cli import main
 
     argv = sys.argv
     sys.argv = ["intel", "--quiet", "brief", str(DISTRICT11), "--week", "2030-W01", "--out", str(tmp_path / "b")]
@@ -306,6 +307,8 @@ def test_cli_week_outside_the_data_exits_with_one_line(tmp_path):
     finally:
         sys.argv = argv
     assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("intel: error: build_briefing: week 2030-W01") and "not covered" in err[-1]
 
 
 # ---------------------------------------------------------------- progress
@@ -326,7 +329,9 @@ def test_progress_is_silent_unless_asked(capsys):
     assert "loud" in err and "loud steps" in err and "1/1" in err
 
 
-def test_library_call_prints_nothing(loaded, capsys):
+def test_library_call_prints_nothing(loaded, capsys, monkeypatch):
+    # a CLI test in this process may have given the "intel" logger a stderr handler: logging is not printing
+    monkeypatch.setattr(logging.getLogger("intel"), "handlers", [logging.NullHandler()])
     small = loaded.incidents[loaded.incidents["beat"] == 1131]
     intel.build_briefing(small, week=WEEK, model="naive")
     captured = capsys.readouterr()
