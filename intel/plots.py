@@ -294,7 +294,7 @@ def plot_trend(
         ax.scatter(periods[above], n[above], s=60, marker="^", color="#d62f27", zorder=3, label="above the band")
     if below.any():
         ax.scatter(periods[below], n[below], s=60, marker="v", color="#4575b5", zorder=3, label="below the band")
-    per = _period_word(counts)
+    per = _period_word(counts, periods)
     ax.set_ylabel(f"incidents per {per}", fontsize=_LABEL_SIZE)
     ax.set_xlabel(f"{per} starting", fontsize=_LABEL_SIZE)
     ax.set_ylim(bottom=0)
@@ -502,7 +502,7 @@ def _period_series(counts: Any, column: str, group: str | None, owner: str) -> t
         if group is not None:
             raise InputError(f"{owner}: group= picks a group of a grouped table; a Series has no groups.")
         table = pd.DataFrame({"period": counts.index, column: counts.to_numpy()})
-        label = str(counts.name) if counts.name is not None else "incidents"
+        label = str(counts.name) if counts.name not in (None, column) else "incidents"
     elif isinstance(counts, pd.DataFrame):
         table = counts if "period" in counts.columns else counts.rename_axis("period").reset_index()
         if column not in table.columns:
@@ -540,14 +540,33 @@ def _period_series(counts: Any, column: str, group: str | None, owner: str) -> t
     return index.to_numpy(), summed.to_numpy(), label
 
 
-def _period_word(counts: Any) -> str:
+_PERIOD_WORDS = {"W": "week", "D": "day", "B": "business day", "H": "hour", "MIN": "minute", "T": "minute",
+                 "M": "month", "MS": "month", "ME": "month", "Q": "quarter", "QS": "quarter", "QE": "quarter",
+                 "Y": "year", "YS": "year", "YE": "year", "A": "year", "AS": "year"}
+
+
+def _period_word(counts: Any, periods: np.ndarray) -> str:
+    """``"week"`` for weekly counts (from the table's provenance, else the dates' spacing), else ``"period"``."""
     freq = (getattr(counts, "attrs", {}).get("provenance") or {}).get("parameters", {}).get("freq")
-    if isinstance(freq, str):
-        head = freq.upper().lstrip("0123456789")
-        for prefix, word in (("W", "week"), ("D", "day"), ("MS", "month"), ("ME", "month"), ("M", "month"),
-                             ("QS", "quarter"), ("Q", "quarter"), ("YS", "year"), ("Y", "year"), ("H", "hour")):
-            if head.startswith(prefix) and freq[:len(freq) - len(head)] in ("", "1"):
-                return word
+    if not isinstance(freq, str):
+        return _spacing_word(pd.DatetimeIndex(periods))
+    alias = freq.upper().split("-")[0]
+    multiple = alias.rstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    if multiple not in ("", "1"):
+        return "period"
+    return _PERIOD_WORDS.get(alias[len(multiple):], "period")
+
+
+def _spacing_word(periods: pd.DatetimeIndex) -> str:
+    """The period word from evenly spaced period starts (hours, days, weeks, calendar months)."""
+    if periods.size < 3:
+        return "period"
+    steps = set(np.diff(periods.to_numpy()).astype("timedelta64[s]").astype(np.int64).tolist())
+    for word, seconds in (("hour", 3600), ("day", 86400), ("week", 7 * 86400)):
+        if steps == {seconds}:
+            return word
+    if (periods.day == 1).all() and np.all(np.diff(periods.year * 12 + periods.month) == 1):
+        return "month"
     return "period"
 
 

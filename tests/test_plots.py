@@ -201,8 +201,11 @@ def test_trend_of_one_group_and_of_a_series(district11):
                                   summed)
     series = pd.Series([5.0, 7, 6, 4, 9, 30], index=pd.date_range("2018-01-01", periods=6, freq="D"), name="thefts")
     ax = intel.plot_trend(series, window=3).axes[0]
-    assert ax.get_ylabel() == "incidents per period"
+    assert ax.get_ylabel() == "incidents per day"  # from the dates' spacing
+    assert "thefts" in [line.get_label() for line in ax.lines]
     assert {c.get_label() for c in ax.collections} >= {"above the band"}
+    uneven = series.iloc[[0, 1, 3, 4, 5]]
+    assert intel.plot_trend(uneven.rename("n"), window=2).axes[0].get_ylabel() == "incidents per period"
 
 
 def test_trend_bad_input(weekly, district11):
