@@ -127,8 +127,9 @@ def map_scores(
     cmap : str
         Matplotlib colour map name.
     tiles : str, optional
-        A basemap such as ``"OpenStreetMap"`` or ``"CartoDB positron"`` (any
-        `xyzservices` name), or a URL template with ``attribution``. Default: none,
+        A basemap such as ``"OpenStreetMap"`` or ``"OpenTopoMap"`` (any
+        `xyzservices` name), or a URL template with ``attribution`` (a local tile
+        cache, ``file:///tiles/{z}/{x}/{y}.png``, works offline too). Default: none,
         so the map works offline and sends nothing anywhere.
     attribution : str, optional
         Attribution of a custom tile URL (named providers bring their own).
@@ -595,7 +596,7 @@ def _tile_layer(tiles: Any, attribution: str | None, owner: str) -> folium.TileL
     if provider is None:
         if not all(part in tiles for part in ("{z}", "{x}", "{y}")):
             raise InputError(f"{owner}: tiles={tiles!r} is neither a known basemap (e.g. 'OpenStreetMap', "
-                             "'CartoDB positron') nor a URL template with {z}, {x} and {y}.")
+                             "'OpenTopoMap') nor a URL template with {z}, {x} and {y}.")
         if not attribution:
             raise InputError(f"{owner}: a custom tile URL needs attribution= (the tile provider's credit, which "
                              "its terms of use require on the map).")
