@@ -34,3 +34,19 @@ def test_readme_main_job_uses_a_bundled_sample():
     assert paths, "the main job should run on bundled sample data"
     for p in paths:
         assert (REPO / p).exists(), f"{p} named in the README does not exist"
+
+
+def test_readme_tour_runs(tmp_path, monkeypatch):
+    """The Python snippets of the tour run, in order, on the bundled sample."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.+?)\n```", text, flags=re.S)
+    assert len(blocks) >= 5
+    (tmp_path / "data").symlink_to(REPO / "data")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["result"].report["n_read"] == namespace["result"].report["n_kept"] + namespace["result"].report["n_quarantined"]
+    assert "hotspot_class" in namespace["hot"].columns
+    assert (tmp_path / "hotspots.html").exists()
+    assert len(namespace["plan"]) > 0
