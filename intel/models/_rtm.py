@@ -31,7 +31,7 @@ expects, the other factors held fixed.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
