@@ -173,20 +173,13 @@ def build_period_counts(
     incidents = _check(incidents, owner)
     check_option("aoristic", aoristic, owner, (True, False))
     offset = parse_freq(freq, owner)
-    if by is not None and by not in incidents.columns:
-        raise InputError(f"{owner}: by={by!r} is not a column of the incidents; columns are "
-                         f"{list(incidents.columns)[:20]}. Use by=None to count all incidents together.")
+    _check_by(incidents, by, owner)
     windows = incident_windows(incidents, aoristic=aoristic)
     warn_window_problems(windows, owner)
     check_resolution(windows.resolution_counts, offset, freq, owner)
     calendar = make_calendar(offset, freq, windows.tz, start=start, end=end, data_range=windows.data_range(),
                              owner=owner)
-    if by is None:
-        groups, labels = np.zeros(len(incidents), dtype=np.int64), ["all"]
-    else:
-        values = incidents[by].astype("string").fillna("(missing)")
-        codes, uniques = pd.factorize(values, sort=True)
-        groups, labels = codes.astype(np.int64), [str(u) for u in uniques]
+    groups, labels = _groups(incidents, by)
     counts = np.zeros(len(labels) * calendar.n_periods, dtype=np.int64)
     accumulate(counts, groups, windows, calendar.bounds_us)
     n_periods = calendar.n_periods
@@ -257,9 +250,7 @@ def compare_periods(
     owner = "compare_periods"
     incidents = _check(incidents, owner)
     check_option("aoristic", aoristic, owner, (True, False))
-    if by is not None and by not in incidents.columns:
-        raise InputError(f"{owner}: by={by!r} is not a column of the incidents; columns are "
-                         f"{list(incidents.columns)[:20]}. Use by=None to compare all incidents together.")
+    _check_by(incidents, by, owner)
     windows = incident_windows(incidents, aoristic=aoristic)
     warn_window_problems(windows, owner)
     check_resolution(windows.resolution_counts, pd.tseries.frequencies.to_offset("W-MON"), "weekly", owner)
@@ -282,11 +273,7 @@ def compare_periods(
         current_start = localize(_week_start(week, owner), tz)
     spans = _spans(current_start, tz)
 
-    if by is None:
-        groups, labels = np.zeros(len(incidents), dtype=np.int64), [None]
-    else:
-        codes, uniques = pd.factorize(incidents[by].astype("string").fillna("(missing)"), sort=True)
-        groups, labels = codes.astype(np.int64), [str(u) for u in uniques]
+    groups, labels = _groups(incidents, by)
     first, last = data_range[:2]
     rows = []
     counted: dict[tuple[pd.Timestamp, pd.Timestamp], np.ndarray] = {}
@@ -321,6 +308,20 @@ def _check(incidents: Any, owner: str) -> Any:
     if len(incidents) == 0:
         raise InputError(f"{owner}: the incidents table is empty.")
     return incidents
+
+
+def _check_by(incidents: Any, by: str | None, owner: str) -> None:
+    if by is not None and by not in incidents.columns:
+        raise InputError(f"{owner}: by={by!r} is not a column of the incidents; columns are "
+                         f"{list(incidents.columns)[:20]}. Use by=None to take all incidents together.")
+
+
+def _groups(incidents: Any, by: str | None) -> tuple[np.ndarray, list[Any]]:
+    """Group number of every incident and the group labels (sorted; missing values as "(missing)")."""
+    if by is None:
+        return np.zeros(len(incidents), dtype=np.int64), [None]
+    codes, uniques = pd.factorize(incidents[by].astype("string").fillna("(missing)"), sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
 
 
 def _wall_clock_us(times: pd.Series) -> np.ndarray:
