@@ -43,7 +43,7 @@ def test_default_members_and_clone():
 
 def test_default_ensemble_fits(incidents, grid):
     model = intel.EnsembleRisk().fit(incidents, grid=grid, origin=ORIGIN)
-    assert [type(m).__name__ for m in model.models_] == ["KDERisk", "GridSEPP"]
+    assert [type(m).__name__ for m in model.models_] == ["KDERisk", "GridSEPP", "GradientBoostingRisk"]
     scores = model.predict(horizon="7D")
     assert scores["risk"].sum() > 0 and scores.attrs["provenance"]["model"] == "EnsembleRisk"
 

@@ -19,11 +19,13 @@ _FLOOR = 1e-6  # share of a uniform surface mixed in when learning weights, so n
 
 
 def default_members() -> list[RiskModel]:
-    """Two years of lightly smoothed counts (long memory) and the grid SEPP (short-term, self-exciting)."""
+    """Two years of lightly smoothed counts (long memory), the grid SEPP (short-term,
+    self-exciting) and Poisson gradient boosting (lags, neighbours, season)."""
+    from ._gbm import GradientBoostingRisk
     from ._kde import KDERisk
     from ._sepp import GridSEPP
 
-    return [KDERisk(window_days=730), GridSEPP()]
+    return [KDERisk(window_days=730), GridSEPP(), GradientBoostingRisk()]
 
 
 def _check_members(models: Any, owner: str) -> list[RiskModel]:
@@ -52,10 +54,14 @@ class EnsembleRisk(RiskModel):
     Parameters
     ----------
     models : list of RiskModel, optional
-        The members. Default: ``[KDERisk(window_days=730), GridSEPP()]``, a long memory
-        of where incidents happen (two years, smoothed over about one cell) and a
-        short-term, self-exciting term. On weekly Chicago backtests (150 m cells) it
-        beat the 52-week count on PAI at 5% coverage for burglary and robbery.
+        The members. Default: ``[KDERisk(window_days=730), GridSEPP(),
+        GradientBoostingRisk()]``: a long memory of where incidents happen (two years,
+        smoothed over about one cell), a short-term self-exciting term and a learnt
+        combination of lags, neighbours and season. On weekly Chicago backtests (150 m
+        cells, 13 origins over a year) it beat the 52-week count on PAI at 5% coverage
+        for burglary (+0.32), robbery (+0.45) and all crime (+0.05), with paired
+        bootstrap intervals excluding zero; without the boosting member (much faster:
+        0.05 s instead of 4-6 s per origin) it beat it for burglary and robbery only.
     weights : list of float or "learn", optional
         Non-negative weights, one per member (normalised to sum to 1). ``None``: equal
         weights. ``"learn"``: maximise the Poisson likelihood of the mixture over the
