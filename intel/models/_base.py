@@ -48,6 +48,9 @@ class Events:
     ``t`` is the time in days relative to the origin (always negative), ``cell`` the
     position of the grid cell holding the point (-1 outside the grid). ``rows`` are the
     incidents' positions in the table given to ``fit``, for models that need more columns.
+    ``incidents`` is that whole table, future included: it is there only so that models
+    wrapping other models can fit them (each member makes its own cut at the origin);
+    read other columns through ``rows``.
     """
 
     x: np.ndarray
