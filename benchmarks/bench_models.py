@@ -280,6 +280,7 @@ def bench_chicago(quick: bool) -> list[dict]:
         "KernelSEPP()": intel.KernelSEPP(),
         "GradientBoostingRisk()": intel.GradientBoostingRisk(),
         "EnsembleRisk()": intel.EnsembleRisk(),
+        "EnsembleRisk(KDE 2 years + GridSEPP)": intel.EnsembleRisk(models=[intel.KDERisk(window_days=730), intel.GridSEPP()]),
         "ShiftProfile(RecentCount(52))": intel.ShiftProfile(intel.RecentCount(weeks=52)),
     }
     seconds = {k: 0.0 for k in models}
