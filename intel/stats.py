@@ -272,7 +272,7 @@ def score_moran(
     cell_size_m: float | None = None,
     shape: str = "square",
     neighbours: str | float = "queen",
-    permutations: int = 999,
+    permutations: int = 0,
     correction: str = "fdr_bh",
     alternative: str = "two-sided",
     alpha: float = 0.05,
@@ -297,11 +297,13 @@ def score_moran(
     neighbours : {"queen", "rook"} or float
         Contiguity, or a distance band in metres between cell centres.
     permutations : int
-        Conditional-randomisation permutations (default 999, as esda). The
-        smallest pseudo p-value is then 0.002, which a correction over
-        thousands of cells rarely lets through (a warning says when it cannot).
-        0: exact p-values of the neighbours' sum under the same null (draws with
-        replacement from the grid's counts), which do not have that limit;
+        0 (the default, as in :func:`score_gistar`): exact p-values of the
+        neighbours' sum under the conditional-randomisation null (draws with
+        replacement from the grid's counts), which a correction over thousands
+        of cells can let through. A positive number: conditional-randomisation
+        permutations as esda (which defaults to 999); the smallest pseudo
+        p-value is then 1/(permutations+1), 0.002 for 999, which a correction
+        over thousands of cells rarely lets through (a warning says when it cannot);
         counts that are not whole numbers then use the normal approximation
         with the conditional-randomisation moments of Sokal et al. (1998).
     correction : {"fdr_bh", "bonferroni", "none"}

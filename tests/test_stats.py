@@ -401,15 +401,21 @@ def test_moran_finds_planted_clusters_and_records_its_choices(planted, grid250):
     np.testing.assert_allclose(scores["p_adj"], st.false_discovery_control(scores["p_value"].to_numpy()))
 
 
-def test_moran_default_permutations_are_seeded(planted):
+def test_moran_permutations_are_seeded(planted):
     grid = intel.make_grid(planted, cell_size_m=1000)
     with pytest.warns(UserWarning, match="smallest p-value"):
-        a = intel.score_moran(planted, grid, random_state=0)
+        a = intel.score_moran(planted, grid, permutations=999, random_state=0)
     with pytest.warns(UserWarning, match="smallest p-value"):
-        b = intel.score_moran(planted, grid, random_state=0)
+        b = intel.score_moran(planted, grid, permutations=999, random_state=0)
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["provenance"]["seed"] == 0
     assert "999 permutations" in a.attrs["provenance"]["p_value_method"]
+
+
+def test_moran_default_is_exact_and_finds_planted_clusters(planted):
+    scores = intel.score_moran(planted, cell_size_m=250)
+    assert "permutation" not in scores.attrs["provenance"]["p_value_method"]
+    assert (scores["moran_class"] == "high-high").sum() > 0
 
 
 def test_moran_permutation_and_exact_agree(planted):
