@@ -21,7 +21,7 @@ BOUNDARY = typer.Option(None, "--boundary", help="Polygon file (GeoJSON, GeoPack
 NEIGHBOURS = typer.Option("queen", "--neighbours", help="gistar/moran: queen, rook, or a distance in metres between "
                           "cell centres.")
 PERMUTATIONS = typer.Option(None, "--permutations", help="gistar/moran: conditional-randomisation permutations "
-                            "(gistar default 0: exact p-values; moran default 999).")
+                            "(default 0: exact p-values).")
 CORRECTION = typer.Option("fdr_bh", "--correction", help="gistar/moran: multiple-testing correction: fdr_bh, "
                           "bonferroni or none.")
 SEED = typer.Option(0, "--seed", help="Seed of the permutations (fixed, so that reruns give the same result).")
