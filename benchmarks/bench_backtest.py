@@ -49,7 +49,8 @@ def naive_loop(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origins: lis
     rows = []
     for origin in origins:
         past = cell[(times >= origin - pd.Timedelta(weeks=52)) & (times < origin)]
-        future = cell[(times >= origin) & (times < origin + pd.Timedelta(days=7))]
+        # calendar week, as intel scores it: across a DST change a week is 167 or 169 hours
+        future = cell[(times >= origin) & (times < origin + pd.DateOffset(days=7))]
         risk = past.value_counts().reindex(grid.index, fill_value=0).to_numpy()
         actual = future.value_counts().reindex(grid.index, fill_value=0).to_numpy()
         order = np.argsort(-risk, kind="stable")

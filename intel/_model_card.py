@@ -154,6 +154,9 @@ def _model_section(model: Any, label: str) -> dict[str, Any]:
                 isinstance(value, dict) and len(value) <= 20 and all(isinstance(v, (numbers.Number, str)) for v in value.values())
             ):
                 fitted[name] = value
+            elif isinstance(value, np.ndarray) and value.ndim == 1 and value.size <= 20 and value.dtype.kind in "fiu":
+                # small fitted vectors (ensemble weights, coefficients) are worth showing; surfaces are not
+                fitted[name] = value.tolist()
     params = {}
     for name, value in model.get_params(deep=False).items():
         if hasattr(value, "get_params"):

@@ -492,7 +492,7 @@ def rolling_backtest(
     n_jobs : int
         Origins processed in parallel (joblib processes); 1 runs in this process.
     progress : bool
-        Show a progress bar over origins (tqdm, on stderr).
+        Show a progress bar over origins (tqdm, on stderr; with ``n_jobs=1`` only).
 
     Returns
     -------
@@ -741,6 +741,8 @@ def _label_models(models: Any, baselines: bool, owner: str) -> dict[str, Any]:
     labelled: dict[str, Any] = {}
     if baselines:
         for label, baseline in naive_baselines().items():
+            if label in given and not _same_model(baseline, given[label]):
+                raise InputError(f"{owner}: the label {label!r} is reserved for the naive baseline; label your model otherwise.")
             if not any(_same_model(baseline, model) for model in given.values()):
                 labelled[label] = baseline
     labelled.update(given)
@@ -874,8 +876,8 @@ def default_ensemble(lib: Any = None) -> Any:
     lose half their weight a year (``time_decay_days=527``); prospective hot-spotting
     (the short-term, near-repeat term). Weights maximise the Poisson likelihood of
     the 8 weeks before each origin, so they adapt to the offence: on Chicago (150 m
-    cells, weekly, 2017-18) they came out near 0 / 0.88 / 0.12 for burglary and
-    0.60 / 0.40 / 0 for all crime. ``benchmarks/quality_backtest.py`` measures it.
+    cells, weekly, 2017-18) they came out near 0 / 0.85 / 0.15 for burglary and
+    0.55 / 0.45 / 0 for all crime. ``benchmarks/quality_backtest.py`` measures it.
     """
     if lib is None:
         from . import models as lib

@@ -447,6 +447,17 @@ def test_backtest_bad_models_and_tables(synthetic):
         rolling_backtest(incidents, [_Recent()], **{**kw, "grid": "500m"})
 
 
+@pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
+def test_baselines_are_always_there_and_keep_their_labels(synthetic):
+    incidents, grid = synthetic
+    kw = dict(grid=grid, start="2018-09-03", end="2018-09-10", coverages=(0.05,))
+    results = rolling_backtest(incidents, [_Recent(), intel.RecentCount(weeks=52)], **kw)
+    assert list(dict.fromkeys(results["model"])) == [
+        "LastPeriod()", "RecentCount(weeks=4)", "SamePeriodLastYear()", "_Recent()", "RecentCount(weeks=52)"]
+    with pytest.raises(InputError, match="reserved for the naive baseline"):
+        rolling_backtest(incidents, {"RecentCount(weeks=52)": _Recent()}, **kw)
+
+
 def test_weekly_origins_stay_at_local_midnight_across_dst():
     incidents = intel.make_synthetic(n_background=400, hotspots=0, tz="America/Chicago", start="2018-01-01",
                                      end="2018-04-01", random_state=0)
