@@ -70,7 +70,7 @@ _export("nearrepeat", "knox_test", "classify_near_repeats", "active_alert_zones"
 _export("models", "RiskModel", "LastPeriod", "RecentCount", "SamePeriodLastYear", "KDERisk", "ProspectiveHotspot",
         "GridSEPP", "KernelSEPP", "RiskTerrain", "GradientBoostingRisk", "ShiftProfile", "EnsembleRisk")
 _export("evaluate", "hit_rate", "pai", "pei", "rri", "score_forecast", "capture_curve", "rolling_backtest",
-        "summarize_backtest", "build_model_card")
+        "summarize_backtest", "build_model_card", "build_forecast")
 _export("patrol", "recommend_patrols", "plan_routes", "design_beats", "locate_posts", "simulate_feedback",
         "audit_patrols", "build_visit_log", "evaluate_patrols", "reported_only")
 _export("maps", "map_scores", "map_hotspots", "map_emerging", "map_density", "map_clusters", "map_patrols")

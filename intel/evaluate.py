@@ -932,10 +932,9 @@ def build_forecast(
     Examples
     --------
     >>> import intel
-    >>> from intel.evaluate import build_forecast
     >>> incidents = intel.make_synthetic(n_background=1500, random_state=0)
     >>> grid = intel.make_grid(incidents, cell_size_m=500)
-    >>> scores = build_forecast(incidents, intel.KDERisk(), grid=grid, backtest_origins=4, n_boot=200)
+    >>> scores = intel.build_forecast(incidents, intel.KDERisk(), grid=grid, backtest_origins=4, n_boot=200)
     >>> scores.attrs["model_card"]["backtest"]["n_origins"]
     4
     """
