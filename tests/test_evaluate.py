@@ -131,15 +131,6 @@ def _alter_future(incidents, origin, rng):
     return pd.concat([fut, past, extra]).reset_index(drop=True)
 
 
-def _models_available():
-    try:
-        from intel import models  # noqa: F401
-
-        return True
-    except ImportError:
-        return False
-
-
 # ----------------------------------------------------------------- measures: hand-checked values
 
 
@@ -348,7 +339,6 @@ def test_changing_the_future_does_not_change_forecasts(synthetic, origin):
     assert not np.array_equal(direct[0], direct[1])
 
 
-@pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
 def test_backtest_forecasts_equal_fits_on_the_whole_table(synthetic):
     # the harness hands each model only the history it declares it reads; the fit must not change
     incidents, grid = synthetic
@@ -361,7 +351,6 @@ def test_backtest_forecasts_equal_fits_on_the_whole_table(synthetic):
         np.testing.assert_allclose(risk, direct, rtol=1e-12, atol=1e-12, err_msg=label)
 
 
-@pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
 @pytest.mark.filterwarnings("ignore::intel.exceptions.DataQualityWarning")
 def test_intel_models_ignore_the_future_when_fitted_directly(synthetic):
     from intel import models
@@ -447,7 +436,6 @@ def test_backtest_bad_models_and_tables(synthetic):
         rolling_backtest(incidents, [_Recent()], **{**kw, "grid": "500m"})
 
 
-@pytest.mark.skipif(not _models_available(), reason="intel.models is not written yet")
 def test_baselines_are_always_there_and_keep_their_labels(synthetic):
     incidents, grid = synthetic
     kw = dict(grid=grid, start="2018-09-03", end="2018-09-10", coverages=(0.05,))
@@ -552,3 +540,19 @@ def test_model_card_without_backtest_says_so(synthetic):
         build_model_card(model, None, incidents=incidents, grid=grid, format="pdf")
     with pytest.raises(InputError, match="risk model"):
         build_model_card("kde", None, incidents=incidents, grid=grid)
+
+
+def test_build_forecast_chooses_the_origin_and_carries_its_card(synthetic):
+    incidents, grid = synthetic
+    scores = intel.build_forecast(incidents, intel.RecentCount(weeks=4), grid=grid, backtest_origins=3, n_boot=100)
+    expected = incidents["occurred_at"].max().normalize() + pd.DateOffset(days=1)
+    record = scores.attrs["provenance"]
+    assert record["automatic"]["origin"]["value"] == expected.isoformat()
+    assert record["parameters"]["origin"] is None
+    card = scores.attrs["model_card"]
+    assert card["forecast"]["origin"] == expected.isoformat()
+    assert card["backtest"]["available"] and card["backtest"]["n_origins"] == 3
+    assert len(scores) == len(grid) and scores["risk"].sum() > 0
+    given = intel.build_forecast(incidents, intel.RecentCount(weeks=4), grid=grid, origin="2018-12-03", backtest_origins=0)
+    assert given.attrs["provenance"]["automatic"] == {}
+    assert given.attrs["model_card"]["backtest"]["available"] is False
