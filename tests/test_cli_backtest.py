@@ -103,3 +103,25 @@ def test_forecast_without_backtest_says_so(tmp_path):
 def test_forecast_takes_one_model(tmp_path):
     result = runner.invoke(app, ["forecast", SAMPLE, "--model", "kde,sepp", "--out", str(tmp_path / "f.csv")])
     assert isinstance(result.exception, InputError) and "give one model" in str(result.exception)
+
+
+def test_forecast_and_backtest_read_a_sql_url(tmp_path):
+    # INPUT is a string, not a path: a SQLAlchemy URL must reach the loader untouched
+    import sqlite3
+
+    import pandas as pd
+
+    db = tmp_path / "crimes.db"
+    with sqlite3.connect(db) as con:
+        pd.read_csv(SAMPLE).to_sql("crimes", con, index=False)
+    url = f"sqlite:///{db}"
+    out = tmp_path / "f.csv"
+    result = runner.invoke(app, ["forecast", url, "--table", "crimes", "--category", "BURGLARY", "--cell-size-m", "500",
+                                 "--backtest-origins", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(out)) > 0
+    result = runner.invoke(app, ["backtest", url, "--table", "crimes", "--category", "BURGLARY", "--cell-size-m", "500",
+                                 "--start", "2018-09-03", "--end", "2018-10-01", "--models", "naive", "--n-boot", "50",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    assert {row["model"] for row in json.loads(result.stdout)["results"]} >= {"RecentCount(weeks=52)"}

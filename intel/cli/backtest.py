@@ -60,7 +60,7 @@ def read_layers(items: list[str]) -> dict[str, Any]:
 
 
 def command(
-    input: Path = opt.INPUT,
+    input: str = opt.INPUT,
     schema: str | None = opt.SCHEMA,
     mapping: list[str] = opt.MAP,
     tz: str | None = opt.TZ,

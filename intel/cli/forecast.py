@@ -17,7 +17,7 @@ OUT = typer.Option(..., "--out", help="Forecast grid file: .geojson, .gpkg, .csv
 
 
 def command(
-    input: Path = opt.INPUT,
+    input: str = opt.INPUT,
     schema: str | None = opt.SCHEMA,
     mapping: list[str] = opt.MAP,
     tz: str | None = opt.TZ,
