@@ -795,9 +795,10 @@ def _counts(positions: np.ndarray, weights: np.ndarray, n_cells: int) -> np.ndar
 def _progress(items: list, show: bool):
     if not show:
         return items
-    from tqdm.auto import tqdm
+    from ._progress import track
 
-    return tqdm(items, desc="backtest origins", unit="origin")
+    # tqdm on stderr, not tqdm.auto: the notebook widget needs ipywidgets and warns without it
+    return track(items, desc="backtest origins", unit="origin", enabled=True)
 
 
 # ------------------------------------------------------------------ models by name (CLI)

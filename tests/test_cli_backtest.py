@@ -125,3 +125,14 @@ def test_forecast_and_backtest_read_a_sql_url(tmp_path):
                                  "--json"])
     assert result.exit_code == 0, result.output
     assert {row["model"] for row in json.loads(result.stdout)["results"]} >= {"RecentCount(weeks=52)"}
+
+
+def test_backtest_progress_on_stderr_and_quiet_silences_it():
+    args = [*BACKTEST[:-4], "--models", "naive", "--n-boot", "20", "--start", "2018-09-03"]
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert "backtest origins" in shown.stderr and "backtest origins" not in shown.stdout
+    quiet = runner.invoke(app, ["--quiet", *args])
+    assert quiet.exit_code == 0 and "backtest origins" not in quiet.stderr
+    off = runner.invoke(app, [*args, "--no-progress"])
+    assert off.exit_code == 0 and "backtest origins" not in off.stderr

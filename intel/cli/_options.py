@@ -27,6 +27,7 @@ QUERY = typer.Option(None, "--query", help="With a SQL URL: the query to run.")
 CATEGORY = typer.Option([], "--category", help="Analyse only this category (repeatable; case-insensitive).")
 START = typer.Option(None, "--start", help="Analyse incidents on or after this date (YYYY-MM-DD).")
 END = typer.Option(None, "--end", help="Analyse incidents before this date (YYYY-MM-DD).")
+PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr (off with --quiet).")
 
 
 def parse_mapping(items: list[str]) -> dict[str, str] | None:
@@ -78,3 +79,10 @@ def load_from_options(
             f"({result.report['n_kept']} were loaded)."
         )
     return incidents, result
+
+
+def show_progress(progress: bool) -> bool:
+    """Progress bars when asked for and the CLI is not ``--quiet``."""
+    import logging
+
+    return progress and logging.getLogger("intel").getEffectiveLevel() <= logging.INFO

@@ -80,6 +80,7 @@ def command(
     seed: int = SEED,
     jobs: int = JOBS,
     out: Path | None = OUT,
+    progress: bool = opt.PROGRESS,
     json: bool = JSON,
 ) -> None:
     """Backtest forecasting models at rolling weekly origins against the naive baselines."""
@@ -91,7 +92,8 @@ def command(
     chosen = models_from_names(models.split(","), layers=read_layers(layer), owner="--models")
     grid = make_grid(incidents, cell_size_m=cell_size_m)
     results = rolling_backtest(incidents, chosen, grid=grid, start=start, end=end, horizon=horizon, step=step,
-                               coverages=parse_coverages(coverage), errors="warn", n_jobs=jobs)
+                               coverages=parse_coverages(coverage), errors="warn", n_jobs=jobs,
+                               progress=opt.show_progress(progress))
     summary = summarize_backtest(results, n_boot=n_boot, random_state=seed)
     if out is not None:
         if out.suffix.lower() not in (".csv", ".parquet"):

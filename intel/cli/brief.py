@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ UNITS = typer.Option(2, "--units", help="Patrol units per shift in the plan.")
 SHIFTS = typer.Option("06-14,14-22,22-06", "--shifts", help="Shifts of the patrol plan as HH-HH, comma-separated.")
 SEED = typer.Option(0, "--seed", help="Seed of every random step (fixed, so that reruns give the same files).")
 OUT = typer.Option(..., "--out", help="Directory for briefing.html, briefing.json and the CSV tables.")
-PROGRESS = typer.Option(True, "--progress/--no-progress", help="Progress bars on stderr (off with --quiet).")
 JSON = typer.Option(False, "--json", help="Print a summary (week, counts, highlights, files written ...) as one JSON "
                     "object on stdout.")
 
@@ -61,7 +59,7 @@ def command(
     shifts: str = SHIFTS,
     seed: int = SEED,
     out: Path = OUT,
-    progress: bool = PROGRESS,
+    progress: bool = opt.PROGRESS,
     json: bool = JSON,
 ) -> None:
     """Write the weekly briefing: counts against the usual, hot spots, emerging patterns, near repeats, next week's
@@ -72,12 +70,11 @@ def command(
     incidents, result = opt.load_from_options(sources if len(sources) > 1 else sources[0], schema=schema,
                                               mapping=mapping, tz=tz, crs=crs, table=table, query=query,
                                               categories=category, start=start, end=end)
-    quiet = logging.getLogger("intel").getEffectiveLevel() > logging.INFO
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         briefing = build_briefing(incidents, week=week, area_column=area_column, area=area,
                                   cell_size_m=cell_size_m, model=model, load_report=result.report, shifts=shifts,
-                                  units=units, random_state=seed, progress=progress and not quiet)
+                                  units=units, random_state=seed, progress=opt.show_progress(progress))
     messages = list(dict.fromkeys(str(w.message) for w in caught
                                   if not issubclass(w.category, (DeprecationWarning, FutureWarning))))
     for text in messages:  # one readable line each, not Python's file:line form
