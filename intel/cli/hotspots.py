@@ -94,7 +94,7 @@ def command(
 def _score(incidents: Any, grid: Any, *, method: str, cell_size_m: float | None, shape: str, neighbours: str,
            permutations: int | None, correction: str, seed: int) -> tuple[Any, Any]:
     """Call the one library verb the method names; return its CellScores and the map for .html output."""
-    from ..maps import map_hotspots, map_scores
+    from ..maps import map_density, map_hotspots, map_scores
 
     common = {"cell_size_m": cell_size_m, "shape": shape}
     if method == "counts":
@@ -104,7 +104,7 @@ def _score(incidents: Any, grid: Any, *, method: str, cell_size_m: float | None,
     if method == "kde":
         from ..density import score_kde
 
-        return score_kde(incidents, grid, **common), lambda t: map_scores(t, "kde", title="incidents per km²")
+        return score_kde(incidents, grid, **common), lambda t: map_density(t, "kde", title="incidents per km²")
     from ..stats import score_gistar, score_moran
 
     stat_options = {**common, "neighbours": _parse_neighbours(neighbours), "correction": correction,
