@@ -120,8 +120,8 @@ def main() -> None:
 
     calls = {
         "intel score_kde": lambda: intel.score_kde((x, y), grid, bandwidth_m=h),
-        "intel density only": lambda: _fft_density(pts, grid, "quartic", h, lattice),
-        "intel density, linear binning": lambda: _fft_density(pts, grid, "quartic", h, linear),
+        "intel density only": lambda: _fft_density(pts, grid, "quartic", h, lattice)[0],
+        "intel density, linear binning": lambda: _fft_density(pts, grid, "quartic", h, linear)[0],
         "intel score_kde, automatic bandwidth": lambda: intel.score_kde((x, y), grid),
         "KDEpy FFTKDE": kdepy,
         "intel score_kde epanechnikov": lambda: intel.score_kde((x, y), grid, kernel="epanechnikov", bandwidth_m=h),
