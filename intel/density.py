@@ -15,14 +15,19 @@ reports the density, in incidents per square kilometre, at the centre of every c
 * ``"fft"``: the incidents are binned onto a lattice aligned with the grid (cell
   centres are lattice nodes; the lattice is finer than the grid when the bandwidth is
   small against the cells), then convolved with the kernel sampled on the lattice in
-  one FFT. Each incident goes to the 3 x 3 nodes around it with quadratic weights,
-  which keep its mass, mean position and spread, so binning adds no blur: linear
-  binning (2 x 2 nodes) with the usual blur correction erred by 0.60% (relative L2)
-  on Chicago's block-level geocodes at 5 nodes per bandwidth, quadratic binning by
-  0.39% (0.29% and 0.20% at 10 M incidents). The kernel is normalised to unit mass
+  one FFT. Where the lattice is just as fine as the kernel needs, each incident goes to
+  the 3 x 3 nodes around it with quadratic weights, which keep its mass, mean position
+  and spread, so binning adds no blur: linear binning (2 x 2 nodes) with the usual blur
+  correction erred by 0.60% (relative L2) on 200k of Chicago's block-level geocodes at
+  5 nodes per bandwidth, quadratic binning by 0.41%. Linear binning is cheaper (4
+  additions per incident instead of 9, about 30% less time), and on lattices at least
+  1.3 times finer than needed it stays within 0.33% on the same data for the quartic,
+  Epanechnikov and Gaussian kernels, so it is used there (the uniform kernel always
+  bins quadratically; the choice is recorded as ``binning``). The kernel is normalised to unit mass
   on the lattice, so the surface is mass-conserving: away from the edges, density
   times cell area sums to the weighted count. The lattice spacing is chosen per
-  kernel to stay within about 0.5% of the exact kernel sum.
+  kernel to stay within about 0.5% of the exact kernel sum. On square grids one pass
+  over the incidents bins them, counts them per cell and checks their coordinates.
 * ``"exact"``: the kernel summed over the incidents within reach of each cell centre,
   compiled; cheaper when there are few incidents or the bandwidth is small against
   the cells.
@@ -85,8 +90,9 @@ _NODES_PER_BANDWIDTH = {"quartic": 5.0, "gaussian": 2.0, "epanechnikov": 10.0}
 _UNIFORM_NODES_K = 4500.0
 _UNIFORM_NODES_RANGE = (8.0, 60.0)
 # Linear binning errs about 1.5 times as much as quadratic on the same lattice (0.60% against
-# 0.41% on 200k Chicago incidents at 5 nodes per bandwidth): it is used only on lattices this
-# many times finer than the kernel needs (0.26% at 6.7 nodes per bandwidth for the quartic).
+# 0.41% on 200k Chicago incidents, quartic at 5 nodes per bandwidth), so it is used only on
+# lattices this many times finer than the kernel needs: there it erred at most 0.32% (quartic
+# 6.5, Epanechnikov 13, Gaussian 2.6 nodes per bandwidth; 20k to 3M Chicago incidents).
 _LINEAR_FINENESS = 1.3
 # Polygon cells are read off the lattice by bilinear interpolation, which needs a finer lattice.
 _POLYGON_REFINE = 2.0
@@ -296,9 +302,11 @@ def score_kde(
     check_option("kernel", kernel, owner, KERNELS)
     check_option("algorithm", algorithm, owner, ALGORITHMS)
     check_number("bandwidth_m", bandwidth_m, owner, low=0, closed="neither", allow_none=True)
-    grid, pts, automatic, grid_params = _prepare(incidents, grid, cell_size_m, shape, weights, owner)
+    # with the bandwidth given, the points can be checked in the binning pass
+    grid, pts, automatic, grid_params = _prepare(incidents, grid, cell_size_m, shape, weights, owner,
+                                                 check=bandwidth_m is None)
     h = bandwidth_m if bandwidth_m is not None else _auto_bandwidth(pts, kernel, owner, automatic)
-    density, used, n, binning = _density(pts, grid, kernel, float(h), algorithm)
+    density, used, n, binning, pts = _density(pts, grid, kernel, float(h), algorithm, owner)
     _check_reach(density, pts, grid, float(h) * _SUPPORT[kernel], owner)
     n_outside = _report_outside(n, pts, owner)
     cells = grid.copy(deep=False)  # copy-on-write: new columns never reach the caller's grid
@@ -409,9 +417,9 @@ def score_dual_kde(
         algorithm_used = _choose_algorithm(pts.x.size + opts.x.size, grid, kernel, float(h))
     else:
         algorithm_used = algorithm
-    density, _, n, binning = _density(pts, grid, kernel, float(h), algorithm_used)
+    density, _, n, binning, _ = _density(pts, grid, kernel, float(h), algorithm_used, owner)
     _check_reach(density, pts, grid, reach, owner)
-    density_other, _, n_other, binning_other = _density(opts, grid, kernel, float(h), algorithm_used)
+    density_other, _, n_other, binning_other, _ = _density(opts, grid, kernel, float(h), algorithm_used, owner)
     _check_reach(density_other, opts, grid, reach, owner, what="other layer")
 
     cells = grid.copy(deep=False)  # copy-on-write: new columns never reach the caller's grid
@@ -454,9 +462,12 @@ def score_dual_kde(
 
 
 def _prepare(
-    incidents: Any, grid: Any, cell_size_m: Any, shape: str, weights: Any, owner: str
+    incidents: Any, grid: Any, cell_size_m: Any, shape: str, weights: Any, owner: str, check: bool = True
 ) -> tuple[gpd.GeoDataFrame, _Points, dict[str, Any], dict[str, Any]]:
-    """Grid, points and weights for a verb, plus the automatic choices made on the way."""
+    """Grid, points and weights for a verb, plus the automatic choices made on the way.
+
+    ``check=False`` may leave the points unchecked (see :func:`_points`).
+    """
     check_option("shape", shape, owner, SHAPES)
     check_number("cell_size_m", cell_size_m, owner, low=0, closed="neither", allow_none=True)
     if isinstance(incidents, gpd.GeoSeries):
@@ -467,7 +478,7 @@ def _prepare(
     built = grid is None
     grid, incidents = resolve_grid(incidents, grid, cell_size_m=cell_size_m, shape=shape, owner=owner,
                                    automatic=automatic)
-    pts = _points(incidents, weights, owner)
+    pts = _points(incidents, weights, owner, check)
     if built:
         grid_params = {"grid": "built", "cell_size_m": cell_size_m, "shape": shape}
     else:
@@ -475,7 +486,12 @@ def _prepare(
     return grid, pts, automatic, grid_params
 
 
-def _points(incidents: Any, weights: Any, owner: str) -> _Points:
+def _points(incidents: Any, weights: Any, owner: str, check: bool = True) -> _Points:
+    """Coordinates and weights, checked by :func:`_checked`.
+
+    With ``check=False``, points with one weight each are returned unchecked (``total`` is NaN):
+    the binning pass checks their coordinates on the way, saving a pass over them.
+    """
     if isinstance(incidents, tuple):
         if len(incidents) != 2:
             raise InputError(f"{owner}: coordinates must be a tuple (x, y); got {len(incidents)} arrays.")
@@ -501,6 +517,18 @@ def _points(incidents: Any, weights: Any, owner: str) -> _Points:
         x, y, w = incident_points(incidents, owner=owner, weights=weights)
         if weights is None and "weight" not in incidents.columns:
             w = None
+    pts = _Points(np.ascontiguousarray(x), np.ascontiguousarray(y), w, label, math.nan)
+    if check or w is not None or x.size == 0:
+        return _checked(pts, owner)
+    return pts
+
+
+def _checked(pts: _Points, owner: str) -> _Points:
+    """The points without those missing a coordinate or weight (announced); total weight filled in.
+
+    Raises InputError when no point is left or a weight is negative.
+    """
+    x, y, w = pts.x, pts.y, pts.w
     n_bad, first_negative, total = _scan(x, y, w)
     if n_bad:
         ok = np.isfinite(x) & np.isfinite(y) & (True if w is None else np.isfinite(w))
@@ -514,7 +542,7 @@ def _points(incidents: Any, weights: Any, owner: str) -> _Points:
             f"{owner}: weights must be zero or more; found {w[first_negative]!r} (point {first_negative}, 0-based)."
         )
     return _Points(np.ascontiguousarray(x), np.ascontiguousarray(y),
-                   None if w is None else np.ascontiguousarray(w), label, float(total))
+                   None if w is None else np.ascontiguousarray(w), pts.weights, float(total))
 
 
 _EMPTY = np.empty(0)
@@ -759,12 +787,19 @@ def _quartiles(hist, vmin, vmax):
 # ---------------------------------------------------------------- density engine
 
 
-def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
-             algorithm: str) -> tuple[np.ndarray, str, np.ndarray, str | None]:
-    """Density per m² at every cell's centre, the algorithm used, the weighted count per cell, the binning."""
+def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float, algorithm: str,
+             owner: str) -> tuple[np.ndarray, str, np.ndarray, str | None, _Points]:
+    """Density per m² at every cell's centre, the algorithm used, the weighted count per cell, the binning.
+
+    Also the points, checked (see :func:`_points`) if they were not.
+    """
     layout = _layout(grid)
     if algorithm == "auto":
         algorithm = _choose_algorithm(pts.x.size, grid, kernel, h, layout)
+    # square cells are counted in the same pass over the points as the binning
+    cells = layout if algorithm == "fft" and layout is not None and layout.shape == "square" else None
+    if cells is None and math.isnan(pts.total):
+        pts = _checked(pts, owner)
     counts = None
     if algorithm == "fft":
         lattice = _lattice(grid, kernel, h, pts.x.size, layout)
@@ -774,9 +809,11 @@ def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
                 f"score_kde: algorithm='fft' would need a lattice of {nodes:,} nodes for a bandwidth of {h:g} m on this "
                 "grid (too much memory). Use algorithm='exact' or 'auto', or a larger bandwidth_m."
             )
-        # square cells are counted in the same pass over the points as the binning
-        cells = layout if layout is not None and layout.shape == "square" else None
-        values, counts = _fft_density(pts, grid, kernel, h, lattice, cells)
+        values, counts, n_bad = _fft_density(pts, grid, kernel, h, lattice, cells)
+        if math.isnan(pts.total):
+            if n_bad:  # rare: leave the bad points out (announced) and start again
+                return _density(_checked(pts, owner), grid, kernel, h, algorithm, owner)
+            pts = pts._replace(total=float(pts.x.size))
         binning = lattice.binning
     else:
         values, binning = _exact_density(pts, grid, kernel, h), None
@@ -784,7 +821,7 @@ def _density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float,
         counts = count_points((pts.x, pts.y), grid, weights=pts.w)
     peak = values.max() if values.size else 0.0
     values[values < _ROUND_OFF * peak] = 0.0
-    return values, algorithm, counts, binning
+    return values, algorithm, counts, binning, pts
 
 
 def _choose_algorithm(n_points: int, grid: gpd.GeoDataFrame, kernel: str, h: float,
@@ -866,13 +903,12 @@ def _binning(kernel: str, h: float, dx: float, dy: float) -> str:
 
 
 def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float, lat: _Lattice,
-                 cells: _Layout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Density at the cell centres from the binned lattice, and the weighted counts in ``cells`` (a square layout).
-
-    Without ``cells`` the counts are None.
+                 cells: _Layout | None = None) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Density at the cell centres from the binned lattice, the weighted counts in ``cells`` (a square layout;
+    None without), and the number of points with a coordinate missing (they are left out of both).
     """
     quadratic = lat.binning == "quadratic"
-    binned, counts = _bin(pts, lat, quadratic, cells)
+    binned, counts, n_bad = _bin(pts, lat, quadratic, cells)
     shape = (scipy.fft.next_fast_len(lat.ny, real=True), scipy.fft.next_fast_len(lat.nx, real=True))
     workers = _n_threads()
     spectrum = scipy.fft.rfft2(binned, shape, workers=workers)
@@ -886,12 +922,12 @@ def _fft_density(pts: _Points, grid: gpd.GeoDataFrame, kernel: str, h: float, la
         fy = round(((cells.rmin + 0.5) * cells.size - lat.y0) / lat.dy)
         dense = surface[fy:fy + cells.nrows * m:m, fx:fx + cells.ncols * m:m]
         values = dense.ravel() if cells.full else dense.ravel()[cells.flat]
-        return np.ascontiguousarray(values), counts
+        return np.ascontiguousarray(values), counts, n_bad
     cx, cy = _cell_centres(grid)
     fx, fy = (cx - lat.x0) / lat.dx, (cy - lat.y0) / lat.dy
     if lat.aligned:
-        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)], counts
-    return _bilinear(surface, fx, fy), counts
+        return surface[np.rint(fy).astype(np.int64), np.rint(fx).astype(np.int64)], counts, n_bad
+    return _bilinear(surface, fx, fy), counts, n_bad
 
 
 @functools.lru_cache(maxsize=8)
@@ -911,10 +947,11 @@ def _kernel_spectrum(kernel: str, h: float, dx: float, dy: float, blur_share: fl
 
 
 def _bin(pts: _Points, lat: _Lattice, quadratic: bool,
-         cells: _Layout | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The points binned onto the lattice, and their weighted counts in square ``cells`` (None without).
+         cells: _Layout | None = None) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """The points binned onto the lattice, their weighted counts in square ``cells`` (None without),
+    and the number of points with a coordinate missing.
 
-    One pass over the points for both, in chunks on threads, each into arrays of its own.
+    One pass over the points for all three, in chunks on threads, each into arrays of its own.
     """
     bounds = _chunk_bounds(pts.x.size)
     nchunks = len(bounds) - 1
@@ -928,16 +965,17 @@ def _bin(pts: _Points, lat: _Lattice, quadratic: bool,
         # int32 partial counts of unit points, exact and half the cache footprint (as count_points)
         dtype = np.int32 if pts.w is None and pts.x.size < 2**31 else np.float64
         counts = np.zeros((nchunks, nrows * ncols), dtype=dtype)
+    bad = np.zeros(nchunks, dtype=np.int64)
     _run_chunks(
         lambda k: _bin_chunk(pts.x, pts.y, w, bounds[k], bounds[k + 1], lat.x0, lat.y0, 1.0 / lat.dx, 1.0 / lat.dy,
-                             quadratic, parts[k], 1.0 / size, rmin, cmin, nrows, ncols, counts[k]),
+                             quadratic, parts[k], 1.0 / size, rmin, cmin, nrows, ncols, counts[k], bad[k:k + 1]),
         nchunks,
     )
     binned = parts[0] if nchunks == 1 else parts.sum(axis=0)
     if cells is None:
-        return binned, None
+        return binned, None, int(bad.sum())
     dense = counts[0].astype(np.float64) if nchunks == 1 else counts.sum(axis=0, dtype=np.float64)
-    return binned, dense if cells.full else dense[cells.flat]
+    return binned, dense if cells.full else dense[cells.flat], int(bad.sum())
 
 
 # Points per block of the binning loop: its offsets stay in the first-level cache.
@@ -945,8 +983,11 @@ _BIN_BLOCK = 2048
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, quadratic, out, inv_size, rmin, cmin, nrows, ncols, counts):
+def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, quadratic, out, inv_size, rmin, cmin, nrows, ncols, counts,
+               bad):
     """Bin points lo..hi onto ``out``; when ``counts`` is not empty, also count them in square cells.
+
+    ``bad[0]`` gets the number of points with a coordinate missing (not finite); they are skipped.
 
     Quadratic binning sends a point to the 3 x 3 nodes around the nearest one with the
     quadratic Lagrange weights: they keep its mass, mean and second moment, so binning adds
@@ -967,11 +1008,13 @@ def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, quadratic, out, inv_size
     cell = np.empty(_BIN_BLOCK, dtype=np.int64)
     tx = np.empty(_BIN_BLOCK)
     ty = np.empty(_BIN_BLOCK)
+    finite = 0
     for b0 in range(lo, hi, _BIN_BLOCK):
         m = min(_BIN_BLOCK, hi - b0)
         for j in range(m):
             xi = x[b0 + j]
             yi = y[b0 + j]
+            finite += (abs(xi) < np.inf) & (abs(yi) < np.inf)
             fx = (xi - x0) * inv_dx + shift
             fy = (yi - y0) * inv_dy + shift
             ok = (fx >= first) & (fy >= first) & (fx < xmax) & (fy < ymax)  # NaN fails
@@ -1028,6 +1071,7 @@ def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, quadratic, out, inv_size
                 r += unx
                 flat[r] += (1.0 - t) * upper
                 flat[r + one] += t * upper
+    bad[0] = hi - lo - finite
 
 
 def _lattice_kernel(kernel: str, h: float, dx: float, dy: float, blur_share: float = 1.0) -> np.ndarray:

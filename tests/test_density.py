@@ -442,3 +442,64 @@ def test_memphis_precincts_as_the_grid(memphis):
     projected = points.to_crs(grid.crs)
     assert rel_l2(kde["kde"], direct_sum(projected, grid, "quartic", 2000)) < 0.01
     pd.testing.assert_index_equal(kde.index, grid.index)
+
+
+# ---------------------------------------------------------------- score_kde: the one-pass binning
+
+
+def _xy(points: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    return points.geometry.x.to_numpy(), points.geometry.y.to_numpy()
+
+
+@pytest.mark.parametrize("bandwidth", [700.0, 250.0])  # one lattice node per cell, and three
+def test_counts_from_the_binning_pass_equal_count_points(clustered, bandwidth):
+    x, y = _xy(clustered)
+    rng = np.random.default_rng(4)
+    # points outside the grid and on cell edges too
+    x = np.r_[x, OX - 500.0, OX + 10_400.0, OX + 200.0 * rng.integers(0, 50, 200)]
+    y = np.r_[y, OY + 300.0, OY + 5000.0, OY + 200.0 * rng.integers(0, 50, 200)]
+    w = rng.uniform(0.5, 2.0, x.size)
+    full = _square_area(200)
+    clipped = intel.make_grid(gpd.GeoSeries([shapely.Point(OX + 5000, OY + 5000).buffer(4000)], crs=UTM),
+                              cell_size_m=200)
+    for grid in (full, clipped):
+        for weights in (None, w):
+            cells = intel.score_kde((x, y), grid, bandwidth_m=bandwidth, weights=weights, algorithm="fft")
+            expected = intel.grid.count_points((x, y), grid, weights=weights)
+            np.testing.assert_array_equal(cells["n"].to_numpy(), expected)
+
+
+def test_points_missing_a_coordinate_are_left_out_and_announced(clustered, caplog):
+    x, y = _xy(clustered)
+    grid = _square_area(200)
+    clean = intel.score_kde((x, y), grid, bandwidth_m=600)
+    xb, yb = x.copy(), y.copy()
+    xb[::7] = np.nan
+    yb[3::11] = np.inf
+    bad = np.isnan(xb) | np.isinf(yb)
+    with caplog.at_level(logging.INFO, logger="intel"):
+        cells = intel.score_kde((xb, yb), grid, bandwidth_m=600)
+    assert f"{int(bad.sum())} points with missing coordinates" in caplog.text
+    kept = intel.score_kde((x[~bad], y[~bad]), grid, bandwidth_m=600)
+    np.testing.assert_array_equal(cells["kde"].to_numpy(), kept["kde"].to_numpy())
+    np.testing.assert_array_equal(cells["n"].to_numpy(), kept["n"].to_numpy())
+    assert cells.attrs["provenance"]["n_incidents"] == int((~bad).sum())
+    assert cells.attrs["provenance"]["total_weight"] == float((~bad).sum())
+    assert not np.array_equal(clean["n"].to_numpy(), cells["n"].to_numpy())
+    with pytest.raises(InputError, match="no incidents"):
+        intel.score_kde((np.full(5, np.nan), np.zeros(5)), grid, bandwidth_m=600)
+
+
+@pytest.mark.parametrize("kernel", ["quartic", "epanechnikov", "gaussian"])
+def test_linear_binning_only_on_fine_lattices_and_within_the_bound(clustered, kernel):
+    from intel.density import _NODES_PER_BANDWIDTH
+
+    grid = _square_area(100)
+    q = _NODES_PER_BANDWIDTH[kernel]
+    # one node per 100 m cell: nodes per bandwidth = h / 100
+    for nodes, binning in ((q, "quadratic"), (1.4 * q, "linear")):
+        h = 100.0 * nodes
+        cells = intel.score_kde(clustered, grid, kernel=kernel, bandwidth_m=h, algorithm="fft")
+        assert cells.attrs["provenance"]["binning"] == binning
+        exact = intel.score_kde(clustered, grid, kernel=kernel, bandwidth_m=h, algorithm="exact")
+        assert rel_l2(cells["kde"], exact["kde"]) < 0.005
