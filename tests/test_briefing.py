@@ -18,8 +18,9 @@ from intel._offline import external_requests
 from intel._progress import Steps, track
 from intel.briefing import Briefing
 from intel.cli import app
-from intel.cli.brief import JSON_KEYS, _expand
+from intel.cli.brief import JSON_KEYS
 from intel.exceptions import InputError
+from intel.io._readers import expand_directories
 
 REPO = Path(__file__).resolve().parents[1]
 DISTRICT11 = REPO / "data" / "samples" / "chicago_district11.csv.gz"
@@ -286,12 +287,12 @@ def test_expand_keeps_files_and_patterns_and_lists_directories(tmp_path):
     (tmp_path / "b.csv").write_text("x")
     (tmp_path / "a.csv.gz").write_bytes(b"x")
     (tmp_path / "notes.md").write_text("x")
-    assert _expand([str(tmp_path)]) == [str(tmp_path / "a.csv.gz"), str(tmp_path / "b.csv")]
-    assert _expand(["x/*.csv", "sqlite:///crimes.db"]) == ["x/*.csv", "sqlite:///crimes.db"]
+    assert expand_directories([str(tmp_path)]) == [str(tmp_path / "a.csv.gz"), str(tmp_path / "b.csv")]
+    assert expand_directories(["x/*.csv", "sqlite:///crimes.db"]) == ["x/*.csv", "sqlite:///crimes.db"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(InputError, match="no incident files"):
-        _expand([str(empty)])
+        expand_directories([str(empty)])
 
 
 def test_cli_week_outside_the_data_exits_with_one_line(tmp_path, capsys):

@@ -329,6 +329,24 @@ def test_geodataframe_in_a_projected_crs_keeps_it(memphis):
     assert gdf.crs.to_epsg() == 3857 and list(gdf.columns) == ["incident_id", "occurred_at", "category", "geometry"]
 
 
+def test_a_directory_reads_its_incident_files_in_name_order(tmp_path, memphis_raw, memphis):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    memphis_raw.iloc[1000:].to_csv(folder / "b.csv", index=False)
+    memphis_raw.iloc[:1000].to_csv(folder / "a.csv.gz", index=False, compression="gzip")
+    (folder / "README.md").write_text("not incidents")
+    (folder / "sub").mkdir()
+    res = quiet_load(folder, tz="America/Chicago")
+    accounted(res)
+    _same_as_csv(res, memphis)
+    assert [Path(f).name for f in res.report["files"]] == ["a.csv.gz", "b.csv"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        assert len(read_incidents(str(folder), tz="America/Chicago")) == memphis.report["n_kept"]
+    with pytest.raises(InputError, match="no incident files"):
+        load_incidents(folder / "sub")
+
+
 def test_sqlite_table_and_query(tmp_path, memphis_raw, memphis):
     db = tmp_path / "crimes.db"
     with sqlite3.connect(db) as con:
@@ -607,12 +625,83 @@ def test_unknown_delimiter_gives_schema_error(tmp_path):
     assert str(p) in str(err.value)
 
 
-def test_ragged_rows_give_parse_error(tmp_path):
+RAGGED_MAP = {"occurred_at": "Date", "category": "Primary Type", "lat": "Latitude", "lon": "Longitude",
+              "incident_id": "ID"}
+RAGGED_HEADER = "ID,Date,Primary Type,Latitude,Longitude\n"
+
+
+@pytest.mark.filterwarnings("ignore:.*usable coordinates")
+def test_rows_with_too_many_fields_are_quarantined(tmp_path, monkeypatch):
+    # source_row counts data rows, as for every other reason: a quoted newline does not start a row,
+    # a blank line is no row
+    rows = ['1,2018-01-01 10:00,"THEFT\nFROM AUTO",41.88,-87.63', "",
+            "2,2018-01-02 11:00,THEFT,41.89,-87.62,extra",
+            "3,2018-01-03 12:30,BATTERY,41.87,-87.64",
+            "4,2018-01-04 12:30,BATTERY,41.87",  # too few fields: read with Longitude empty
+            '5,2018-01-05 09:00,"ROBBERY, ARMED",41.86,-87.65,x,y',
+            "6,2018-01-06 09:00,ASSAULT,41.86,-87.65"]
+    p = tmp_path / "ragged.csv.gz"
+    p.write_bytes(gzip.compress((RAGGED_HEADER + "\r\n".join(rows) + "\r\n").encode()))
+    with pytest.warns(DataQualityWarning, match=r"2 rows have more fields than the header \(5\), e\.g\. row 2 with 6"):
+        res = load_incidents(p, columns=RAGGED_MAP, tz="America/Chicago")
+    accounted(res)
+    r = res.report
+    assert (r["n_read"], r["n_kept"], r["n_quarantined"]) == (6, 3, 3)
+    assert list(r["quarantine_reasons"].items())[0] == ("wrong_field_count", 2)
+    assert r["quarantine_reasons"]["missing_coordinates"] == 1
+    assert any("wrong_field_count" in w for w in r["warnings"])
+    inc = res.incidents.set_index("incident_id")
+    assert inc["source_row"].to_dict() == {"1": 1, "3": 3, "6": 6}
+    assert inc.loc["1", "category"] == "THEFT\nFROM AUTO"
+    q = res.quarantine
+    assert q["source_row"].tolist() == [2, 4, 5]
+    assert q["reason"].tolist() == ["wrong_field_count", "missing_coordinates", "wrong_field_count"]
+    assert q["detail"].iloc[0] == "6 fields where the header has 5: 2,2018-01-02 11:00,THEFT,41.89,-87.62,extra"
+    assert q["detail"].iloc[2].endswith('5,2018-01-05 09:00,"ROBBERY, ARMED",41.86,-87.65,x,y')
+    assert q["ID"].tolist()[1] == 4 and q["ID"].isna().tolist() == [True, False, True]
+
+    # the same file without the extra fields reads in one pass and sets nothing aside
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("a well-formed file must not be scanned for long rows")
+
+    monkeypatch.setattr("intel.io._readers._long_rows", no_second_pass)
+    clean = tmp_path / "clean.csv"
+    clean.write_text(RAGGED_HEADER + "\n".join(row.replace(",extra", "").replace(",x,y", "") for row in rows) + "\n")
+    res = quiet_load(clean, columns=RAGGED_MAP, tz="America/Chicago")
+    accounted(res)
+    assert (res.report["n_read"], res.report["n_kept"]) == (6, 5)
+    assert res.report["quarantine_reasons"] == {"missing_coordinates": 1}
+    assert res.quarantine["source_row"].tolist() == [4]
+
+
+def test_long_first_row_and_several_files_keep_row_numbers(tmp_path):
+    # a first data row longer than the header once made pandas take the ids for an index, shifting every column
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(RAGGED_HEADER + "1,2018-01-01 10:00,THEFT,41.88,-87.63,extra\n2,2018-01-02 11:00,THEFT,41.89,-87.62\n"
+                 "3,2018-01-03 12:30,BATTERY,41.87,-87.64\n")
+    b.write_text(RAGGED_HEADER + "4,2018-01-04 10:00,THEFT,41.88,-87.63\n5,2018-01-05 11:00,THEFT,41.89,-87.62,,\n"
+                 "6,2018-01-06 12:30,BATTERY,41.87,-87.64\n")
+    res = quiet_load([a, b], columns=RAGGED_MAP, tz="America/Chicago")
+    accounted(res)
+    assert res.report["quarantine_reasons"] == {"wrong_field_count": 2}
+    assert res.quarantine["source_row"].tolist() == [1, 5]
+    assert res.incidents[["incident_id", "source_row", "source_file"]].values.tolist() == [
+        ["2", 2, "a.csv"], ["3", 3, "a.csv"], ["4", 4, "b.csv"], ["6", 6, "b.csv"]]
+    assert res.incidents["category"].tolist() == ["THEFT", "BATTERY", "THEFT", "BATTERY"]
+
+
+def test_mostly_ragged_rows_give_parse_error(tmp_path):
+    # most rows too long: the delimiter or quoting is wrong, not a few lines; quarantining them would hide it
     p = tmp_path / "ragged.csv"
-    p.write_text("uid,offense_type,date,longitude,latitude\n1,a,2019-01-01,-90,35\n2,b,2019-01-01,-90,35,7,8,9\n")
+    p.write_text("uid,offense_type,date,longitude,latitude\n1,a,2019-01-01,-90,35\n2,b,2019-01-01,-90,35,7,8,9\n"
+                 "3,b,2019-01-01,-90,35,7\n")
     with pytest.raises(ParseError) as err:
         load_incidents(p)
-    assert str(p) in str(err.value) and "delimited" in str(err.value)
+    assert str(p) in str(err.value) and "delimited" in str(err.value) and "2 of the 3 data rows" in str(err.value)
+    first = tmp_path / "first.csv"
+    first.write_text("uid,offense_type,date,longitude,latitude\n1,a,2019-01-01,-90,35,7\n")
+    with pytest.raises(ParseError, match="first data row has more fields than the header"):
+        load_incidents(first)
 
 
 def test_latin1_and_bom_files_load(tmp_path):

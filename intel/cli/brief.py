@@ -33,10 +33,6 @@ JSON = typer.Option(False, "--json", help="Print a summary (week, counts, highli
 JSON_KEYS = ("week", "title", "highlights", "counts", "hotspots", "emerging", "near_repeat", "forecast", "patrol",
              "n_incidents", "automatic", "warnings", "out", "files")
 
-# what a directory given as INPUT contributes: files the loader reads, not READMEs or notes
-_DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz", ".zip", ".xlsx", ".parquet", ".geojson", ".json",
-                  ".gpkg", ".shp")
-
 
 def command(
     # str, not Path: a Path would fold the '///' of a SQLAlchemy URL such as sqlite:///crimes.db
@@ -65,8 +61,9 @@ def command(
     """Write the weekly briefing: counts against the usual, hot spots, emerging patterns, near repeats, next week's
     forecast with its backtest, a patrol plan with its safeguards, data quality and provenance."""
     from ..briefing import build_briefing
+    from ..io._readers import expand_directories
 
-    sources = _expand(input)
+    sources = expand_directories(input)
     incidents, result = opt.load_from_options(sources if len(sources) > 1 else sources[0], schema=schema,
                                               mapping=mapping, tz=tz, crs=crs, table=table, query=query,
                                               categories=category, start=start, end=end)
@@ -89,26 +86,6 @@ def command(
         typer.echo(f"  - {line}")
     typer.echo(f"Written to {out}: briefing.html (open it in any browser; it needs no network), briefing.json and "
                f"{len(paths) - 2} CSV tables.")
-
-
-def _expand(inputs: list[str]) -> list[str]:
-    """Directories become their data files (sorted); files, patterns and URLs pass through."""
-    from ..exceptions import InputError
-
-    sources: list[str] = []
-    for item in inputs:
-        path = Path(item)
-        if "://" not in item and path.is_dir():
-            files = sorted(str(p) for p in path.iterdir()
-                           if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _DATA_SUFFIXES)
-            if not files:
-                raise InputError(f"{item} is a directory with no incident files in it (looked for "
-                                 f"{', '.join(_DATA_SUFFIXES)}); give the files or a pattern such as "
-                                 f"'{item}/*.csv'.")
-            sources.extend(files)
-        else:
-            sources.append(item)
-    return sources
 
 
 def _summary(data: dict[str, Any], out: Path, paths: dict[str, Path], warnings_: list[str]) -> dict[str, Any]:

@@ -56,9 +56,9 @@ def load_incidents(
     ----------
     source : str, Path, list of paths, DataFrame, GeoDataFrame or SQLAlchemy URL
         CSV/TSV (plain, .gz, .bz2, .xz, .zip), Excel (.xlsx), Parquet/GeoParquet,
-        GeoJSON, GeoPackage, Shapefile, a glob pattern or list of files sharing one
-        layout, a (Geo)DataFrame, or a database URL such as ``"sqlite:///crimes.db"``
-        with ``table=`` or ``query=``.
+        GeoJSON, GeoPackage, Shapefile, a glob pattern, list of files or directory (its
+        incident files, sorted by name) sharing one layout, a (Geo)DataFrame, or a
+        database URL such as ``"sqlite:///crimes.db"`` with ``table=`` or ``query=``.
     schema : str, optional
         A preset from :func:`intel.list_schemas` (``"chicago"``, ``"sf"``, ``"policeuk"``,
         ``"code"``). Recognised from the headers when omitted (and announced).
@@ -110,7 +110,10 @@ def load_incidents(
     Raises
     ------
     ParseError
-        The file cannot be read (empty, binary, header only, broken quoting).
+        The file cannot be read (empty, binary, header only, broken quoting, most rows with
+        more fields than the header).
+    InputError
+        No such file, no file matching a pattern, or a directory without incident files.
     SchemaError
         The columns match no preset and no mapping; the message lists the required
         fields and the closest column names.
@@ -126,9 +129,11 @@ def load_incidents(
     Notes
     -----
     Quarantine reasons, one per row, are the first failed rule in this order:
-    unparseable_date, missing_date, ambiguous_time, missing_coordinates,
-    non_numeric_coordinates, null_island, out_of_range_coordinates, outside_bounds,
-    outside_study_area, duplicate_id, future_date, before_min_date,
+    wrong_field_count (a delimited-text row with more fields than the header; its
+    ``detail`` holds the raw line; a row with fewer fields is read with the missing ones
+    empty and judged by the rules below), unparseable_date, missing_date, ambiguous_time,
+    missing_coordinates, non_numeric_coordinates, null_island, out_of_range_coordinates,
+    outside_bounds, outside_study_area, duplicate_id, future_date, before_min_date,
     occurred_to_before_occurred_at, then the preset's own (e.g. SF's supplement_report).
 
     Examples
@@ -335,7 +340,16 @@ class _Loader:
             announce("%s: columns recognised as the %r preset", self.src.label, self.resolved.schema)
         self.cols = self.resolved.columns
         self.preset = self.resolved.preset
-        self.n = len(self.raw)
+        self.n = len(self.raw)  # rows in the frame, the ones every rule below judges
+        self.rejected = self.src.rejected  # rows the reader could not split into the header's fields
+        self.n_rejected = 0 if self.rejected is None else len(self.rejected)
+        if self.n_rejected:
+            first = self.rejected.iloc[0]
+            rows = "1 row has" if self.n_rejected == 1 else f"{self.n_rejected} rows have"
+            self.warnings.append(
+                f"{rows} more fields than the header ({int(first['expected'])}), e.g. row {int(first['row'])} "
+                f"with {int(first['fields'])}; quarantined as wrong_field_count (check the delimiters and quoting "
+                "of those lines)")
 
     def _point_geometry(self) -> bool:
         raw = self.src.frame
@@ -729,7 +743,9 @@ class _Loader:
         kept = self.reason < 0
         kidx = np.flatnonzero(kept)
         qidx = np.flatnonzero(~kept)
-        source_row = np.arange(1, n + 1, dtype=np.int64)
+        source_row = np.arange(1, n + self.n_rejected + 1, dtype=np.int64)
+        if self.n_rejected:  # the frame's rows are the others
+            source_row = np.delete(source_row, self.rejected["row"].to_numpy() - 1)
         others, dropped, kept_personal = self._other_columns()
 
         # incident ids
@@ -861,7 +877,28 @@ class _Loader:
             if sel.size:
                 detail[sel] = self._detail(qidx[sel], name)
         q["detail"] = pd.array(detail, dtype="string")
+        if self.n_rejected:
+            q = self._with_rejected(q)
         return q
+
+    def _with_rejected(self, q: pd.DataFrame) -> pd.DataFrame:
+        """``q`` with the reader's rejected rows merged in by ``source_row`` (their columns empty)."""
+        rej = self.rejected
+        rows = np.concatenate([q["source_row"].to_numpy(), rej["row"].to_numpy()])
+        order = np.argsort(rows, kind="stable")
+        detail = [f"{f} fields where the header has {e}: {t}"
+                  for f, e, t in zip(rej["fields"], rej["expected"], rej["text"])]
+        tail = {"source_row": rej["row"].to_numpy(),
+                "reason": pd.array(["wrong_field_count"] * len(rej), dtype="string"),
+                "detail": pd.array(detail, dtype="string")}
+        # the rejected rows get every source column missing (no values could be told apart); nullable
+        # dtypes keep integer and boolean columns from turning into floats and objects
+        q = q.astype({c: {"i": "Int64", "u": "UInt64", "b": "boolean"}[t.kind] for c, t in q.dtypes.items()
+                      if isinstance(t, np.dtype) and t.kind in "iub" and c not in tail})
+        out = q.reindex(pd.RangeIndex(len(q) + len(rej)))
+        for name, values in tail.items():
+            out[name] = pd.concat([q[name], pd.Series(values)], ignore_index=True)
+        return out.take(order).reset_index(drop=True)
 
     def _quality_warnings(self, kidx: np.ndarray) -> None:
         text = _quality.default_location_warning(self.X[kidx], self.Y[kidx])
@@ -879,7 +916,7 @@ class _Loader:
         dom = (d64 - d64.astype("datetime64[M]")).astype(np.int64) + 1
         res = self.res[kidx]
         self.warnings.extend(_quality.default_time_warnings(minute, dom, res <= 1, res <= 2))
-        text = _quality.geocoding_warning(int(self.geo_ok.sum()), self.n)
+        text = _quality.geocoding_warning(int(self.geo_ok.sum()), self.n + self.n_rejected)
         if text:
             self.warnings.append(text)
         if self.n_to_unparseable:
@@ -888,7 +925,8 @@ class _Loader:
 
     def _report(self, kidx, qidx, dropped, kept_personal) -> dict[str, Any]:
         counts = np.bincount(self.reason[qidx], minlength=len(self.rules)) if qidx.size else np.zeros(len(self.rules), int)
-        reasons = {name: int(counts[k]) for k, (name, _) in enumerate(self.rules) if counts[k]}
+        reasons = {"wrong_field_count": self.n_rejected} if self.n_rejected else {}
+        reasons.update({name: int(counts[k]) for k, (name, _) in enumerate(self.rules) if counts[k]})
         res_counts = np.bincount(self.res[kidx], minlength=4)
         lo, hi = self.limits
         report = {
@@ -902,9 +940,9 @@ class _Loader:
             "columns": dict(self.cols),
             "coordinates": {"mode": self.mode, "columns": list(dict.fromkeys(self.coord_cols)),
                             "source_crs": _epsg_or_wkt(self.src_crs)},
-            "n_read": int(self.n),
+            "n_read": int(self.n + self.n_rejected),
             "n_kept": int(kidx.size),
-            "n_quarantined": int(qidx.size),
+            "n_quarantined": int(qidx.size + self.n_rejected),
             "quarantine_reasons": reasons,
             "warnings": list(self.warnings),
             "dropped_columns": [str(c) for c in dropped],
@@ -918,7 +956,7 @@ class _Loader:
             "min_date": lo.isoformat() if lo is not None else None,
             "max_date": hi.isoformat() if hi is not None else "time of loading",
             "synthetic_ids": int(self.id_missing[kidx].sum()),
-            "geocoded_share": round(float(self.geo_ok.mean()) if self.n else 1.0, 6),
+            "geocoded_share": round(float(self.geo_ok.sum() / (self.n + self.n_rejected)) if self.n else 1.0, 6),
             "automatic": jsonable(self.automatic),
         }
         return jsonable(report)

@@ -9,6 +9,9 @@ the first rule it fails, in this fixed order.
 =================================  ==========================================================
 reason                             rule
 =================================  ==========================================================
+``wrong_field_count``              a delimited-text row with more fields than the header (the
+                                   raw line is in ``detail``); a row with fewer fields is read
+                                   with the missing ones empty and meets the rules below
 ``unparseable_date``               ``occurred_at`` present but in no recognised date form
 ``missing_date``                   ``occurred_at`` empty
 ``ambiguous_time``                 wall time in the repeated autumn DST hour, ``dst="quarantine"``
@@ -53,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 REASONS = (
+    "wrong_field_count",
     "unparseable_date",
     "missing_date",
     "ambiguous_time",

@@ -4,7 +4,10 @@ Delimited text (CSV/TSV, plain, .gz, .bz2, .xz or a .zip holding one table) goes
 through pandas' C parser, with the delimiter sniffed from the first lines and the
 encoding taken from a BOM, else UTF-8, else latin-1. Id columns whose values carry
 leading zeros are read as text so none is lost; dates are parsed afterwards with
-Arrow's vectorised ``strptime``.
+Arrow's vectorised ``strptime``. Rows with more fields than the header are set aside
+in :attr:`Source.rejected` (the loader quarantines them as ``wrong_field_count``)
+unless they are most of the file, which then is not the table the sniffer took it for.
+A directory stands for the incident files directly inside it.
 Anything unreadable ends in a :class:`ParseError` that names the file and the problem.
 """
 
@@ -16,10 +19,12 @@ import gzip
 import hashlib
 import io
 import lzma
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,8 +38,13 @@ COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 PARQUET_SUFFIXES = (".parquet", ".geoparquet", ".pq")
 VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb", ".kml", ".kmz", ".gml")
+# what a directory given as a source contributes: files the readers take, not READMEs or notes
+INCIDENT_SUFFIXES = tuple(dict.fromkeys(
+    TEXT_SUFFIXES + tuple(COMPRESSED) + (".zip",) + EXCEL_SUFFIXES + PARQUET_SUFFIXES + VECTOR_SUFFIXES))
 _DELIMITERS = (",", "\t", ";", "|")
 _HEAD_BYTES = 1 << 16
+_FIELD_COUNT = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+_TEXT_CHARS = 1000  # of a rejected row's raw text kept for the quarantine detail
 
 # Column plan: (headers, file label, sample values per header) -> {header: "string"} for the columns that must
 # be read as text; the loader decides it from the headers.
@@ -52,6 +62,9 @@ class Source:
     sha256: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     file_index: np.ndarray | None = None  # which file each row came from (several files)
+    # rows with more fields than the header, not in ``frame``: ``row`` (1-based data row number, counted as
+    # ``frame``'s rows are, the rejected ones included), ``fields``, ``expected`` and the raw ``text``
+    rejected: pd.DataFrame | None = None
 
 
 def sha256_of(path: Path) -> str:
@@ -82,17 +95,18 @@ def read_source(
     if table is not None or query is not None:
         raise InputError(f"table= and query= go with a SQLAlchemy URL (e.g. 'sqlite:///crimes.db'); got source {source!r}.")
     if isinstance(source, (list, tuple)):
-        paths = [Path(p) for p in source]
-        if not paths:
+        if not source:
             raise InputError("load_incidents: an empty list of files was given.")
+        paths = [Path(p) for p in expand_directories(source)]
     elif isinstance(source, (str, Path)):
         text = str(source)
         if any(ch in text for ch in "*?[") and not Path(text).exists():
-            paths = sorted(Path(p) for p in _glob(text))
-            if not paths:
+            matches = sorted(_glob(text))
+            if not matches:
                 raise InputError(f"{text}: no file matches this pattern.")
+            paths = [Path(p) for p in expand_directories(matches)]
         else:
-            paths = [Path(text)]
+            paths = [Path(p) for p in expand_directories([text])]
     else:
         raise InputError(
             f"load_incidents: source must be a file path, a list of paths, a SQLAlchemy URL or a (Geo)DataFrame; "
@@ -101,8 +115,6 @@ def read_source(
     for p in paths:
         if not p.exists():
             raise InputError(f"{p}: no such file. Check the path (the current directory is {Path.cwd()}).")
-        if p.is_dir():
-            raise InputError(f"{p} is a directory; give a file (or a list of files, or a pattern such as 'dir/*.csv').")
     from concurrent.futures import ThreadPoolExecutor
 
     # hashlib releases the GIL: checksum the files on another core while they are parsed
@@ -117,6 +129,43 @@ def read_source(
     source = _concat(parts, paths)
     source.sha256 = sha
     return source
+
+
+def expand_directories(inputs: Iterable[str | Path]) -> list[str]:
+    """Replace each directory by the incident files directly inside it.
+
+    Parameters
+    ----------
+    inputs : iterable of str or Path
+        Files, directories, glob patterns or SQLAlchemy URLs.
+
+    Returns
+    -------
+    list of str
+        The inputs in order, each directory replaced by its files whose suffix is in
+        :data:`INCIDENT_SUFFIXES` (hidden files left out), sorted by name; everything
+        else passes through unchanged.
+
+    Raises
+    ------
+    InputError
+        A directory holds no such file.
+    """
+    sources: list[str] = []
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if "://" not in text and path.is_dir():
+            files = sorted(str(p) for p in path.iterdir()
+                           if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in INCIDENT_SUFFIXES)
+            if not files:
+                raise InputError(f"{text} is a directory with no incident files in it (looked for "
+                                 f"{', '.join(INCIDENT_SUFFIXES)}); give the files or a pattern such as "
+                                 f"'{text}/*.csv'.")
+            sources.extend(files)
+        else:
+            sources.append(text)
+    return sources
 
 
 def _glob(pattern: str) -> list[str]:
@@ -148,7 +197,21 @@ def _concat(parts: list[Source], paths: list[Path]) -> Source:
         files=[str(p) for p in paths],
         details=details,
         file_index=index,
+        rejected=_concat_rejected(parts),
     )
+
+
+def _concat_rejected(parts: list[Source]) -> pd.DataFrame | None:
+    """The parts' rejected rows, numbered on from the rows (read and rejected) of the files before."""
+    if all(p.rejected is None for p in parts):
+        return None
+    offset, pieces = 0, []
+    for p in parts:
+        if p.rejected is not None:
+            pieces.append(p.rejected.assign(row=p.rejected["row"] + offset))
+            offset += len(p.rejected)
+        offset += len(p.frame)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _suffixes(path: Path) -> tuple[str, str]:
@@ -288,40 +351,134 @@ def _read_delimited(path: Path, *, plan: Plan, compression: str = "", member: st
         details["zip_member"] = member
 
     try:
-        frame = _pandas_csv(path, compression, member, delimiter, encoding, types)
+        frame, rejected = _pandas_csv(path, compression, member, delimiter, encoding, types)
     except UnicodeDecodeError:
         announce("%s has bytes that are not UTF-8: reading it as latin-1", path)
         encoding = details["encoding"] = "latin-1"
-        frame = _pandas_csv(path, compression, member, delimiter, encoding, types)
+        frame, rejected = _pandas_csv(path, compression, member, delimiter, encoding, types)
     details["engine"] = "pandas-c"
     if len(frame.columns) == 0:
         raise ParseError(f"{path}: no columns could be read.")
     if len(frame) == 0:
         raise ParseError(f"{path}: the file has a header ({len(frame.columns)} columns: {list(frame.columns)[:8]}) "
                          "but no data rows.")
-    return Source(frame=frame, label=str(path), kind="csv", files=[str(path)], details=details)
+    return Source(frame=frame, label=str(path), kind="csv", files=[str(path)], details=details, rejected=rejected)
 
 
-def _pandas_csv(path, compression, member, delimiter, encoding, types) -> pd.DataFrame:
+def _pandas_csv(path, compression, member, delimiter, encoding, types) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The table, and its rows with more fields than the header (None when there are none)."""
     # pandas' C parser streams decompression and parsing in one pass; on gzip exports it beat
     # Arrow's reader here (decompression dominates), and it copes with huge fields and quoted newlines.
     # Only columns the plan names are forced to text: forcing costs time, and pandas already reads
     # date strings and names as text.
     dtype = {c: "str" for c, t in types.items() if t == "string"}
     try:
-        with _open_binary(path, compression, member) as fh:
-            return pd.read_csv(fh, sep=delimiter, encoding=encoding, dtype=dtype or None, engine="c",
-                               low_memory=False)
+        return _c_read(path, compression, member, sep=delimiter, encoding=encoding, dtype=dtype or None), None
     except UnicodeDecodeError:
         raise
     except pd.errors.EmptyDataError:
         raise ParseError(f"{path}: the file has no columns to read (empty or blank lines only).") from None
-    except (pd.errors.ParserError, ValueError, OverflowError, MemoryError, OSError, EOFError) as exc:
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, OverflowError, MemoryError, OSError,
+            EOFError) as exc:
+        error = _unreadable(path, delimiter, exc)
+        if not (isinstance(exc, pd.errors.ParserWarning) or _FIELD_COUNT.search(str(exc))):
+            raise error from None
+    # only now, with rows too long for the header, pay for a second pass over the file
+    return _without_long_rows(path, compression, member, delimiter, encoding, dtype, error)
+
+
+def _c_read(path, compression, member, **options) -> pd.DataFrame:
+    with _open_binary(path, compression, member) as fh, warnings.catch_warnings():
+        # a first data row longer than the header would make pandas take the first column as an index
+        # (shifting every column) or, with index_col=False, cut that row and later ones short: treat it
+        # as the error pandas raises for any later long row
+        warnings.filterwarnings("error", message="Length of header or names", category=pd.errors.ParserWarning)
+        return pd.read_csv(fh, engine="c", low_memory=False, index_col=False, **options)
+
+
+def _unreadable(path: Path, delimiter: str, exc: BaseException) -> ParseError:
+    if isinstance(exc, pd.errors.ParserWarning):  # pandas' text speaks of index_col=False, which no user set
+        first = "the first data row has more fields than the header"
+    else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ParseError(
-            f"{path}: cannot be read as a {delimiter!r}-delimited table: {first}. Check the delimiter, quoting "
-            "and line endings; a spreadsheet's 'Save as CSV (UTF-8)' usually fixes it."
-        ) from None
+    return ParseError(
+        f"{path}: cannot be read as a {delimiter!r}-delimited table: {first}. Check the delimiter, quoting "
+        "and line endings; a spreadsheet's 'Save as CSV (UTF-8)' usually fixes it."
+    )
+
+
+def _without_long_rows(path, compression, member, delimiter, encoding, dtype, error: ParseError
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the table leaving out its rows with more fields than the header, and return those rows.
+
+    The rows are found with Python's csv module and handed to pandas as ``skiprows``; pandas must
+    then read the rest without complaint and find exactly the other data rows, which checks that both
+    tokenisers split the file alike, so the row numbers are exact. Where they disagree, or where
+    most rows are too long (a wrong delimiter, not a few broken lines), ``error`` is raised.
+    """
+    n_data, expected, long_rows = _long_rows(path, compression, member, delimiter, encoding)
+    if not long_rows:
+        raise error
+    if 2 * len(long_rows) > n_data:
+        raise ParseError(f"{error} {len(long_rows):,} of the {n_data:,} data rows have more fields than the "
+                         f"header ({expected}).")
+    try:
+        frame = _c_read(path, compression, member, sep=delimiter, encoding=encoding, dtype=dtype,
+                        skiprows={record for record, *_ in long_rows})
+    except UnicodeDecodeError:
+        raise
+    except (pd.errors.ParserError, pd.errors.ParserWarning, ValueError, OverflowError, MemoryError, OSError,
+            EOFError):
+        raise error from None
+    if len(frame) != n_data - len(long_rows):
+        raise error
+    rejected = pd.DataFrame({
+        "row": np.array([row for _, row, _, _ in long_rows], dtype=np.int64),
+        "fields": np.array([fields for _, _, fields, _ in long_rows], dtype=np.int64),
+        "expected": expected,
+        "text": pd.array([text for *_, text in long_rows], dtype="string"),
+    })
+    return frame, rejected
+
+
+def _long_rows(path, compression, member, delimiter, encoding) -> tuple[int, int, list[tuple[int, int, int, str]]]:
+    """(data rows, header fields, rows with more fields than the header).
+
+    Each long row is (record index as pandas counts it for ``skiprows``: 0-based over the header,
+    blank lines and rows, a quoted newline not starting a new one; 1-based data row number, as
+    the loader numbers ``source_row``: blank lines not counted; number of fields; raw text).
+    """
+    lines: list[str] = []
+
+    def physical(fh):  # keep the lines of the current record, for its raw text
+        for line in fh:
+            lines.append(line)
+            yield line
+
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # pandas has no field size limit; neither may the scan
+    try:
+        with _open_binary(path, compression, member) as raw, \
+                io.TextIOWrapper(raw, encoding=encoding, newline="") as fh:
+            expected, n_data, long_rows = 0, 0, []
+            for record, row in enumerate(csv.reader(physical(fh), delimiter=delimiter)):
+                # pandas skips blank and spaces-only lines, yet counts them in its record index
+                if row and not (len(row) == 1 and not row[0].strip(" \t")):
+                    if not expected:
+                        expected = len(row)
+                    else:
+                        n_data += 1
+                        if len(row) > expected:
+                            text = "".join(lines).rstrip("\r\n")
+                            if len(text) > _TEXT_CHARS:
+                                text = text[:_TEXT_CHARS] + "..."
+                            long_rows.append((record, n_data, len(row), text))
+                lines.clear()
+    except csv.Error:
+        return 0, 0, []
+    finally:
+        csv.field_size_limit(limit)
+    return n_data, expected, long_rows
 
 
 # ---------------------------------------------------------------------------- other formats
