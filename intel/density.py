@@ -1036,7 +1036,10 @@ def _bin_chunk(x, y, w, lo, hi, x0, y0, inv_dx, inv_dy, quadratic, out, inv_size
             wi = 1.0 if unit else w[b0 + j]
             c = cell[j]
             if c >= 0:
-                counts[np.uint64(c)] += 1 if unit else wi
+                if unit:
+                    counts[np.uint64(c)] += 1  # int32: no conversions
+                else:
+                    counts[np.uint64(c)] += wi
             k = node[j]
             if k < 0:
                 continue
