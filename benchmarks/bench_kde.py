@@ -15,11 +15,14 @@ Rows, each timed in this process after one warm-up call, best of ``--repeat`` ru
 memory as ``tracemalloc`` sees it (numpy arrays, intel's compiled loops allocate nothing):
 
 - ``intel score_kde``: the public verb from (x, y) arrays and a grid: counts ``n``, density
-  ``kde`` (quadratic binning onto the lattice of cell centres, one FFT convolution), the
-  output table and its provenance.
-- ``intel density only``: the surface alone (binning, kernel, FFT, reading the centres).
+  ``kde`` (one pass over the points checks them, counts them per cell and bins them
+  quadratically onto the lattice of cell centres; one FFT convolution), the output table
+  and its provenance.
+- ``intel density only``: the surface alone (binning, kernel, FFT, reading the centres),
+  from points already checked, without the counts.
 - ``intel density, linear binning``: the same with classic linear binning and the
-  binning-blur correction, to show why intel bins with quadratic weights.
+  binning-blur correction (what intel uses on lattices 1.3 times finer than the kernel
+  needs), to show why intel bins quadratically at this bandwidth (5 nodes per bandwidth).
 - ``intel score_kde, automatic bandwidth``: the verb choosing the bandwidth itself.
 - ``KDEpy FFTKDE``: ``FFTKDE(kernel="biweight", bw=450 / sqrt(7), norm=2)`` (the same kernel:
   KDEpy's bandwidth is the kernel's standard deviation along an axis) evaluated on the
