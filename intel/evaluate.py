@@ -527,6 +527,7 @@ def rolling_backtest(
     if not isinstance(grid, gpd.GeoDataFrame):
         raise InputError(f"{owner}: grid must be a Grid from intel.make_grid; got {type(grid).__name__}.")
     from .grid import assign_cells, cell_area_m2, resolve_grid
+    from .models._base import point_coordinates
 
     grid, incidents = resolve_grid(incidents, grid, cell_size_m=None, shape="square", owner=owner)
     cov = m.check_coverages(list(coverages), owner)
@@ -548,9 +549,11 @@ def rolling_backtest(
         )
     if not len(data) or origins[0] <= data["occurred_at"].iloc[0]:
         warnings.warn(f"{owner}: the first origin ({origins[0]}) has no incidents before it to learn from.", DataQualityWarning, stacklevel=2)
-    positions = assign_cells(data, grid)
+    data.attrs = {}  # pandas deep-copies attrs on every slice; the models need none of the load record
+    xy = point_coordinates(data)
+    positions = assign_cells(xy if xy is not None else data, grid)
     weights = data["weight"].to_numpy(np.float64) if "weight" in data.columns else np.ones(len(data))
-    context = _Context(data, times, positions, weights, grid, cell_area_m2(grid), cov, horizon, h, errors, keep_risk)
+    context = _Context(data, times, positions, weights, grid, cell_area_m2(grid), cov, horizon, h, errors, keep_risk, xy)
 
     tasks = [(i, o) for i, o in enumerate(origins)]
     if n_jobs == 1:
@@ -620,8 +623,9 @@ def _after_last_day(times: pd.Series) -> tuple[pd.Timestamp, dict[str, Any]]:
 class _Context:
     """What every origin needs, built once (picklable for joblib)."""
 
-    def __init__(self, data, times, positions, weights, grid, area, coverages, horizon, h, errors, keep_risk):
+    def __init__(self, data, times, positions, weights, grid, area, coverages, horizon, h, errors, keep_risk, xy=None):
         self.data, self.times, self.positions, self.weights = data, times, positions, weights
+        self.xy = xy  # every row's coordinates, read once: models reuse them at every origin
         self.grid, self.area, self.coverages = grid, area, coverages
         self.horizon, self.h, self.errors, self.keep_risk = horizon, h, errors, keep_risk
 
@@ -633,6 +637,8 @@ def _run_chunk(context: _Context, labelled: dict[str, Any], chunk: list[tuple[in
 def _run_origin(c: _Context, labelled: dict[str, Any], i: int, origin: pd.Timestamp) -> dict[str, Any]:
     from sklearn.base import clone
 
+    from .models._base import known_coordinates
+
     n_cells = len(c.grid)
     t0 = _ns_one(origin)
     k0 = int(np.searchsorted(c.times, t0, side="left"))
@@ -643,8 +649,13 @@ def _run_origin(c: _Context, labelled: dict[str, Any], i: int, origin: pd.Timest
     rows, kept, failures = [], {}, []
     for label, model in labelled.items():
         try:
-            past = c.data.iloc[_first_needed(model, c.times, origin):k0]
-            fitted = clone(model).fit(past, grid=c.grid, origin=origin)
+            first = _first_needed(model, c.times, origin)
+            past = c.data.iloc[first:k0]
+            if c.xy is None:
+                fitted = clone(model).fit(past, grid=c.grid, origin=origin)
+            else:
+                with known_coordinates(past, c.xy[0][first:k0], c.xy[1][first:k0]):
+                    fitted = clone(model).fit(past, grid=c.grid, origin=origin)
             risk = np.asarray(fitted.predict_risk(horizon=c.horizon), dtype=np.float64)
             if risk.shape != (n_cells,):
                 raise InputError(f"{label}.predict_risk returned shape {risk.shape}; expected ({n_cells},), one value per cell.")

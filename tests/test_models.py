@@ -162,3 +162,44 @@ def test_scrambling_reaches_what_a_later_origin_sees(incidents, grid):
     before = intel.RecentCount(weeks=4).fit(incidents, grid=grid, origin=later).predict_risk()
     after = intel.RecentCount(weeks=4).fit(_future_scrambled(incidents, ORIGIN), grid=grid, origin=later).predict_risk()
     assert not np.allclose(before, after)
+
+
+def test_known_coordinates_are_used_only_for_the_very_table_they_describe(incidents, grid):
+    from intel.models._base import known_coordinates, point_coordinates
+
+    past = incidents.sort_values("occurred_at").reset_index(drop=True)
+    origin = "2018-10-01"
+
+    def ensemble():
+        return intel.EnsembleRisk(models=[intel.ProspectiveHotspot(), intel.RecentCount(weeks=52)], weights=[0.5, 0.5])
+
+    plain = intel.ProspectiveHotspot().fit(past, grid=grid, origin=origin).predict_risk()
+    plain_ensemble = ensemble().fit(past, grid=grid, origin=origin).predict_risk()
+    x, y = point_coordinates(past)
+    with known_coordinates(past, x, y):
+        same = intel.ProspectiveHotspot().fit(past, grid=grid, origin=origin).predict_risk()
+        same_ensemble = ensemble().fit(past, grid=grid, origin=origin).predict_risk()
+    np.testing.assert_array_equal(same, plain)
+    np.testing.assert_array_equal(same_ensemble, plain_ensemble)
+    shifted = x + 5_000.0  # wrong on purpose: proves the hint is read, and only for this object
+    with known_coordinates(past, shifted, y):
+        moved = intel.ProspectiveHotspot().fit(past, grid=grid, origin=origin).predict_risk()
+        moved_ensemble = ensemble().fit(past, grid=grid, origin=origin).predict_risk()  # members refit on the same table
+        other = intel.ProspectiveHotspot().fit(past.copy(), grid=grid, origin=origin).predict_risk()
+    assert not np.array_equal(moved, plain)
+    assert not np.array_equal(moved_ensemble, plain_ensemble)
+    np.testing.assert_array_equal(other, plain)
+    with pytest.raises(ValueError, match="rows"):
+        with known_coordinates(past, x[:-1], y):
+            pass
+
+
+def test_backtest_reading_coordinates_once_matches_fitting_each_origin_directly(incidents, grid):
+    models = [intel.ProspectiveHotspot(), intel.KDERisk(), intel.GridSEPP()]
+    results = intel.rolling_backtest(incidents, models, grid=grid, start="2018-09-03", end="2018-10-29",
+                                     baselines=False, keep_risk=True)
+    risk = results.attrs["risk"]
+    for origin in sorted(results["origin"].unique()):
+        for model in models:
+            direct = clone(model).fit(incidents, grid=grid, origin=origin).predict_risk(horizon="7D")
+            np.testing.assert_allclose(risk[(intel.evaluate.model_label(model), origin)], direct, rtol=1e-12, atol=1e-15)

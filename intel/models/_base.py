@@ -22,8 +22,10 @@ are read, which keeps rolling backtests on millions of rows fast).
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import geopandas as gpd
 import numpy as np
@@ -126,13 +128,15 @@ class RiskModel(BaseEstimator):
         _check_table(incidents, owner)
         if grid is None:
             raise InputError(f"{owner}: give the cells to forecast for, e.g. grid=intel.make_grid(incidents, cell_size_m=250).")
+        given = incidents
         grid, incidents = resolve_grid(incidents, grid, cell_size_m=None, shape="square", owner=owner)
+        xy = _coordinates_known_for(given) if incidents is given else None
         # pandas deep-copies attrs (the load record) on every column access; models need none of it
         incidents = incidents.copy(deep=False)
         incidents.attrs = {}
         origin_ts = _as_origin(origin, incidents["occurred_at"], owner)
         lookback = 0.0 if self._wraps_models else self._lookback_days()
-        events = _training_events(incidents, grid, origin_ts, lookback, owner=owner)
+        events = _training_events(incidents, grid, origin_ts, lookback, owner=owner, xy=xy)
         self.grid_ = grid
         self.origin_ = origin_ts
         self.n_train_ = len(events)
@@ -146,7 +150,11 @@ class RiskModel(BaseEstimator):
                 DataQualityWarning,
                 stacklevel=2,
             )
-        self._fit(events)
+        if xy is None:
+            self._fit(events)
+        else:
+            with known_coordinates(incidents, *xy):  # models that wrap models refit on this same table
+                self._fit(events)
         return self
 
     def predict_risk(self, *, horizon: Any = "7D") -> np.ndarray:
@@ -277,15 +285,42 @@ def _time_units(times: pd.Series, origin: pd.Timestamp) -> tuple[np.ndarray, int
     return arr.asi8, origin.value // (1_000_000_000 // per_second), 86_400 * per_second
 
 
-def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin: pd.Timestamp, lookback: float | None,
-                     *, owner: str = "fit") -> Events:
-    raw, origin_units, per_day = _time_units(incidents["occurred_at"], origin)
-    # integer comparisons on the raw times: NaT is the smallest int64, so it is never inside
-    low = np.iinfo(np.int64).min if lookback is None else origin_units - int(np.ceil(float(lookback) * per_day))
-    keep = (raw < origin_units) & (raw > np.iinfo(np.int64).min)
-    if lookback is not None:
-        keep &= raw >= low
-    rows = np.flatnonzero(keep)
+# Coordinates a caller has already read for the exact table it hands to ``fit`` (the backtest
+# harness reads them once for all origins): shapely takes ~50 ns a point, which at a year of a
+# million incidents was most of an origin's cost.
+_KNOWN_COORDINATES: ContextVar[tuple[Any, np.ndarray, np.ndarray] | None] = ContextVar("intel_known_coordinates",
+                                                                                      default=None)
+
+
+@contextmanager
+def known_coordinates(incidents: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> Iterator[None]:
+    """Within the block, ``fit(incidents, ...)`` on this very object uses ``x`` and ``y`` (one per row, point
+    geometries only) instead of reading its geometry again. Any other table is read as usual."""
+    if len(x) != len(incidents) or len(y) != len(incidents):
+        raise ValueError(f"known_coordinates: {len(x)} x and {len(y)} y values for {len(incidents)} rows")
+    token = _KNOWN_COORDINATES.set((incidents, x, y))
+    try:
+        yield
+    finally:
+        _KNOWN_COORDINATES.reset(token)
+
+
+def _coordinates_known_for(incidents: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    known = _KNOWN_COORDINATES.get()
+    if known is None or known[0] is not incidents or len(known[1]) != len(incidents):
+        return None
+    return known[1], known[2]
+
+
+def point_coordinates(incidents: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+    """x and y of every row (NaN for empty points), or ``None`` when some geometry is not a point."""
+    values = np.asarray(incidents.geometry.array)
+    if np.any(shapely.get_type_id(values) > 0):
+        return None
+    return np.asarray(shapely.get_x(values), dtype=np.float64), np.asarray(shapely.get_y(values), dtype=np.float64)
+
+
+def _window_coordinates(incidents: gpd.GeoDataFrame, rows: np.ndarray, owner: str) -> tuple[np.ndarray, np.ndarray]:
     geoms = np.asarray(incidents.geometry.array)[rows]
     kinds = shapely.get_type_id(geoms)
     if np.any(kinds > 0):
@@ -294,9 +329,23 @@ def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin
                          f"(first at row {int(rows[np.argmax(kinds > 0)])}).")
     xy = shapely.get_coordinates(geoms, include_z=False) if rows.size else np.zeros((0, 2))
     if xy.shape[0] != rows.size:  # empty points have no coordinates
-        x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+        return shapely.get_x(geoms), shapely.get_y(geoms)
+    return xy[:, 0].copy(), xy[:, 1].copy()
+
+
+def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin: pd.Timestamp, lookback: float | None,
+                     *, owner: str = "fit", xy: tuple[np.ndarray, np.ndarray] | None = None) -> Events:
+    raw, origin_units, per_day = _time_units(incidents["occurred_at"], origin)
+    # integer comparisons on the raw times: NaT is the smallest int64, so it is never inside
+    low = np.iinfo(np.int64).min if lookback is None else origin_units - int(np.ceil(float(lookback) * per_day))
+    keep = (raw < origin_units) & (raw > np.iinfo(np.int64).min)
+    if lookback is not None:
+        keep &= raw >= low
+    rows = np.flatnonzero(keep)
+    if xy is not None:
+        x, y = xy[0][rows], xy[1][rows]
     else:
-        x, y = xy[:, 0].copy(), xy[:, 1].copy()
+        x, y = _window_coordinates(incidents, rows, owner)
     if "weight" in incidents.columns:
         w = incidents["weight"].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
     else:
@@ -305,7 +354,8 @@ def _training_events(incidents: gpd.GeoDataFrame, grid: gpd.GeoDataFrame, origin
     if not ok.all():
         rows, x, y, w = rows[ok], x[ok], y[ok], w[ok]
     t = (raw[rows] - origin_units) / per_day
-    order = np.argsort(t, kind="stable")
-    rows, x, y, w, t = rows[order], x[order], y[order], w[order], t[order]
+    if t.size > 1 and not np.all(t[1:] >= t[:-1]):  # tables from the loader and the backtest come sorted
+        order = np.argsort(t, kind="stable")
+        rows, x, y, w, t = rows[order], x[order], y[order], w[order], t[order]
     cell = assign_cells((x, y), grid)
     return Events(x=x, y=y, t=t, w=w, cell=cell, rows=rows, n_cells=len(grid), origin=origin, incidents=incidents)
