@@ -28,7 +28,10 @@
    the year's counts / 52) and Ensign et al.'s flat setting, with and without safeguards.
 
 Writes benchmarks/results/quality_patrol.json and .md. ``--quick`` reads the bundled
-sample (the same district, 2016-2018), with 4 origins per period and one model.
+sample (the same district, 2016-2018), with 4 origins per period and one model. A full
+run also copies the selection-period results of ``quality_patrol_also_tried.py`` (from
+benchmarks/results/quality_patrol_also_tried.json, when present) into an "Also tried"
+section.
 """
 
 from __future__ import annotations
@@ -420,6 +423,7 @@ def markdown(result: dict) -> str:
         lines += ["Other settings on the report period, for information (not used to choose): "
                   + "; ".join(f"{k}: PAI {v['intel_pai']:.2f}, minus last 365 days {_ci(v['vs_last_year'], '+')}"
                               for k, v in result["report_others"].items()) + ".", ""]
+    lines += also_tried_lines(result.get("also_tried"))
     b = result["beats"]
     lines += [
         "## Beats", "",
@@ -441,6 +445,41 @@ def markdown(result: dict) -> str:
     lines += ["", "Patrolled bias: the forecast's share of incidents in the patrolled areas over their true share "
               "(1 = honest data). Top share: share of all patrol minutes so far in the `units` most patrolled areas.", ""]
     return "\n".join(lines)
+
+
+ALSO_TRIED_LABELS = {
+    "default": "naive, 300 m (the default)",
+    "gbm": "GradientBoostingRisk (`gbm`)",
+    "glm_features": "Poisson GLM, leading indicators",
+    "gbm_features": "Poisson boosting, leading indicators",
+    "glm_shift": "Poisson GLM per shift, leading indicators",
+    "gbm_shift": "Poisson boosting per shift, leading indicators",
+    "explore_expected": "exploration rounded in expectation",
+    "explore_uncertain": "exploration toward uncertain cells",
+    "blend_shift": "mean of the default and the per-shift GLM",
+}
+
+
+def also_tried_lines(also: dict | None) -> list[str]:
+    """The "Also tried" section, from benchmarks/results/quality_patrol_also_tried.json (selection period only)."""
+    if not also:
+        return []
+    lines = [
+        f"## Also tried (selection period only, {also['n_origins']} origins, {also['first_origin']} to "
+        f"{also['last_origin']})", "",
+        f"Command: `{also['command']}` (variants are described in its docstring). Same origins, seeds, shifts and "
+        "baselines as above; the same rule: adopt only if the margin over last year's top cells minus the default's "
+        "has a paired 95% interval above zero.", "",
+        "| variant | mean PAI (with safeguards) | without exploration | exploration places | minus last 365 days [95% CI] "
+        "| margin minus the default's [95% CI] | without exploration: margin minus the default's [95% CI] | fit beyond the default (s) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, v in also["variants"].items():
+        lines.append(f"| {ALSO_TRIED_LABELS.get(name, name)} | {v['intel_pai']:.2f} | {v['intel_no_exploration_pai']:.2f} | "
+                     f"{v['exploration_places']:.1%} | {_ci(v['vs_last_year'], '+')} | {_ci(v['vs_default'], '+')} | "
+                     f"{_ci(v['no_exploration_vs_default'], '+')} | {v['fit_s_mean']:.1f} |")
+    lines += ["", *also.get("notes", []), ""]
+    return lines
 
 
 def compact(rows: pd.DataFrame) -> dict:
@@ -486,6 +525,9 @@ def main() -> None:
         "beats": evaluate_beats(incidents, beats),
         "feedback": evaluate_feedback(incidents),
     }
+    also = RESULTS / "quality_patrol_also_tried.json"
+    if not args.quick and also.is_file():
+        result["also_tried"] = {k: v for k, v in json.loads(also.read_text()).items() if k != "rows"}
     result["seconds"] = time.perf_counter() - t0
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "quality_patrol_quick" if args.quick else "quality_patrol"
