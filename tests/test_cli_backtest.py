@@ -136,3 +136,13 @@ def test_backtest_progress_on_stderr_and_quiet_silences_it():
     assert quiet.exit_code == 0 and "backtest origins" not in quiet.stderr
     off = runner.invoke(app, [*args, "--no-progress"])
     assert off.exit_code == 0 and "backtest origins" not in off.stderr
+
+
+def test_backtest_announces_each_automatic_choice_once():
+    # KDERisk chooses its bandwidth at every origin: the line shows once a run, not once an origin
+    args = [*BACKTEST[:-4], "--models", "kde", "--n-boot", "20", "--start", "2018-09-03", "--no-progress"]
+    for _ in range(2):  # and again in the next run of the same process
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        lines = [line for line in result.stderr.splitlines() if "KDERisk: bandwidth set to" in line]
+        assert len(lines) == 1, result.stderr

@@ -36,11 +36,35 @@ def _root(
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     logger = logging.getLogger("intel")
     logger.setLevel(level)
-    if not any(getattr(h, "_intel_cli", False) for h in logger.handlers):
+    for handler in logger.handlers:
+        if getattr(handler, "_intel_cli", False):
+            break
+    else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("intel: %(message)s"))
         handler._intel_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
+    # one process may run several commands (tests, notebooks): today's stderr and a fresh filter each run
+    handler.stream = sys.stderr  # not setStream: it flushes the old stream, which may be closed
+    handler.filters = [_OncePerRun()]
+
+
+class _OncePerRun(logging.Filter):
+    """Show each automatic-choice line once: a backtest refits its models at every origin and
+    would otherwise repeat the same choice dozens of times. Warnings and errors always show."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self._seen:
+            return False
+        self._seen.add(message)
+        return True
 
 
 for _name in _COMMANDS:
