@@ -15,11 +15,17 @@ Rows, each timed in this process after one warm-up call, best of ``--repeat`` ru
 memory as ``tracemalloc`` sees it (numpy arrays, intel's compiled loops allocate nothing):
 
 - ``intel score_kde``: the public verb from (x, y) arrays and a grid: counts ``n``, density
-  ``kde`` (one pass over the points checks them, counts them per cell and bins them
-  quadratically onto the lattice of cell centres; one FFT convolution), the output table
-  and its provenance.
-- ``intel density only``: the surface alone (binning, kernel, FFT, reading the centres),
-  from points already checked, without the counts.
+  ``kde`` (one pass over the points checks them and adds each one's count and the first and
+  second moments of its offset from its lattice node to that node's sums; a pass over the
+  nodes spreads their mass onto the lattice of cell centres as quadratic binning would and
+  adds up the counts per cell; one FFT convolution), the output table and its provenance.
+- ``intel density only``: the surface and the counts alone (binning through the moments,
+  kernel, FFT, reading the centres), from points already checked. With --quick (1 M points,
+  about 4 a node) this row and the one above bin each point quadratically instead: the
+  moments pay from 8 points a node.
+- ``intel density, quadratic binning per point``: the surface alone, each point binned onto
+  the 3 x 3 nodes around it with quadratic weights (what intel does for weighted points,
+  hexagons, polygons and fewer points a node), without the counts.
 - ``intel density, linear binning``: the same with classic linear binning and the
   binning-blur correction (what intel uses on lattices 1.3 times finer than the kernel
   needs), to show why intel bins quadratically at this bandwidth (5 nodes per bandwidth).
@@ -78,6 +84,7 @@ def main() -> None:
 
     import intel
     from intel.density import _fft_density, _lattice, _points
+    from intel.grid import _layout
 
     n_target = 1_000_000 if args.quick else 10_000_000
     x, y = chicago_xy(int(n_target * 1.02))
@@ -102,6 +109,7 @@ def main() -> None:
 
     lattice = _lattice(grid, "quartic", h, n)
     linear = lattice._replace(binning="linear")
+    layout = _layout(grid)
 
     # KDEpy on the same lattice of cell centres, widened by the reach
     pad = math.ceil(h / CELL_M) + 1
@@ -123,7 +131,8 @@ def main() -> None:
 
     calls = {
         "intel score_kde": lambda: intel.score_kde((x, y), grid, bandwidth_m=h),
-        "intel density only": lambda: _fft_density(pts, grid, "quartic", h, lattice)[0],
+        "intel density only": lambda: _fft_density(pts, grid, "quartic", h, lattice, layout)[0],
+        "intel density, quadratic binning per point": lambda: _fft_density(pts, grid, "quartic", h, lattice)[0],
         "intel density, linear binning": lambda: _fft_density(pts, grid, "quartic", h, linear)[0],
         "intel score_kde, automatic bandwidth": lambda: intel.score_kde((x, y), grid),
         "KDEpy FFTKDE": kdepy,
@@ -140,6 +149,8 @@ def main() -> None:
     errors = {
         "intel score_kde": error(ours["kde"].to_numpy()[sample]),
         "intel density only": error(timings["intel density only"][2][sample] * 1e6),
+        "intel density, quadratic binning per point": error(
+            timings["intel density, quadratic binning per point"][2][sample] * 1e6),
         "intel density, linear binning": error(timings["intel density, linear binning"][2][sample] * 1e6),
         "intel score_kde epanechnikov": error(timings["intel score_kde epanechnikov"][2]["kde"].to_numpy()[sample], exact_epa),
     }
@@ -167,6 +178,7 @@ def main() -> None:
 
     row("intel score_kde", "KDEpy FFTKDE")
     row("intel density only", "KDEpy FFTKDE")
+    row("intel density, quadratic binning per point", "KDEpy FFTKDE")
     row("intel density, linear binning", "KDEpy FFTKDE")
     row("intel score_kde, automatic bandwidth", "KDEpy FFTKDE")
     rows[-1]["bandwidth_m"] = auto_h
