@@ -31,7 +31,8 @@ Writes benchmarks/results/quality_patrol.json and .md. ``--quick`` reads the bun
 sample (the same district, 2016-2018), with 4 origins per period and one model. A full
 run also copies the selection-period results of ``quality_patrol_also_tried.py`` (from
 benchmarks/results/quality_patrol_also_tried.json, when present) into an "Also tried"
-section.
+section, and the results of ``quality_patrol_rankings.py`` (count-based cell rankings on both
+periods, from benchmarks/results/quality_patrol_rankings.json) into a "Rankings" section.
 """
 
 from __future__ import annotations
@@ -424,6 +425,7 @@ def markdown(result: dict) -> str:
                   + "; ".join(f"{k}: PAI {v['intel_pai']:.2f}, minus last 365 days {_ci(v['vs_last_year'], '+')}"
                               for k, v in result["report_others"].items()) + ".", ""]
     lines += also_tried_lines(result.get("also_tried"))
+    lines += rankings_lines(result.get("rankings"))
     b = result["beats"]
     lines += [
         "## Beats", "",
@@ -482,6 +484,27 @@ def also_tried_lines(also: dict | None) -> list[str]:
     return lines
 
 
+def rankings_lines(rankings: dict | None) -> list[str]:
+    """The "Rankings" section, from benchmarks/results/quality_patrol_rankings.json."""
+    if not rankings:
+        return []
+    periods = rankings["periods"]
+    lines = [
+        "## Rankings: could a better count of the past open the gap?", "",
+        "Command: `.venv/bin/python benchmarks/quality_patrol_rankings.py` (its docstring says how). The same "
+        f"{rankings['cells_per_shift']} cells in every shift, chosen by each ranking, against the top cells of the "
+        "365-day count; paired per origin on both periods (a ranking that wins only on the selection weeks won "
+        "by chance).", "",
+        "| ranking | mean PAI, selection | minus 365 days, selection [95% CI] | mean PAI, report | "
+        "minus 365 days, report [95% CI] |", "|---|---|---|---|---|",
+    ]
+    for name, sel in periods["selection"]["rankings"].items():
+        rep = periods["report"]["rankings"][name]
+        lines.append(f"| {name} | {sel['mean_pai']:.2f} | {_ci(sel['minus_365_days'], '+')} | {rep['mean_pai']:.2f} | "
+                     f"{_ci(rep['minus_365_days'], '+')} |")
+    return lines + [""]
+
+
 def compact(rows: pd.DataFrame) -> dict:
     """Per-origin rows as columns of values rounded to 4 decimals (the intervals can be recomputed from them)."""
     keep = ["origin", "model", "min_spacing_m", "n_week", "baseline_cells", "intel_pai", "intel_no_exploration_pai",
@@ -528,6 +551,9 @@ def main() -> None:
     also = RESULTS / "quality_patrol_also_tried.json"
     if not args.quick and also.is_file():
         result["also_tried"] = {k: v for k, v in json.loads(also.read_text()).items() if k != "rows"}
+    ranked = RESULTS / "quality_patrol_rankings.json"
+    if not args.quick and ranked.is_file():
+        result["rankings"] = json.loads(ranked.read_text())
     result["seconds"] = time.perf_counter() - t0
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "quality_patrol_quick" if args.quick else "quality_patrol"
