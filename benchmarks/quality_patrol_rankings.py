@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO))
 import quality_patrol as q  # noqa: E402
 
 import intel  # noqa: E402
+from intel._weights import cell_neighbours  # noqa: E402
 from intel.grid import assign_cells  # noqa: E402
 from intel.patrol._common import parse_shifts  # noqa: E402
 
@@ -44,12 +45,9 @@ N_CELLS = 9
 HALF_LIVES = (60, 90, 120, 180, 270, 365, 730)
 
 
-def neighbour_sum(values: np.ndarray, neighbours: list[np.ndarray]) -> np.ndarray:
-    return np.array([values[n].sum() for n in neighbours])
-
-
-def rankings(pos: np.ndarray, age: np.ndarray, n_cells: int, neighbours: list[np.ndarray]) -> dict[str, np.ndarray]:
-    """Scores per cell from the incidents before the origin (``age`` in days, > 0)."""
+def rankings(pos: np.ndarray, age: np.ndarray, n_cells: int, queen) -> dict[str, np.ndarray]:
+    """Scores per cell from the incidents before the origin (``age`` in days, > 0), and their count over
+    all the past under ``"all past"``; ``queen`` is the grid's queen contiguity (sparse)."""
     past = (age > 0) & (pos >= 0)
 
     def count(days: float, half_life: float | None = None) -> np.ndarray:
@@ -65,13 +63,14 @@ def rankings(pos: np.ndarray, age: np.ndarray, n_cells: int, neighbours: list[np
     out["730 days, half-life 120 d"] = count(730, 120)
     out["365 days, half-life 180 d"] = count(365, 180)
     out["365-day rate + 0.5 x 28-day rate"] = year / 365 + 0.5 * count(28) / 28
-    out["365 days + 0.1 x neighbours"] = year + 0.1 * neighbour_sum(year, neighbours)
+    out["365 days + 0.1 x neighbours"] = year + 0.1 * (queen @ year)
     two = out["730 days"]
-    out["730 days + 0.1 x neighbours"] = two + 0.1 * neighbour_sum(two, neighbours)
+    out["730 days + 0.1 x neighbours"] = two + 0.1 * (queen @ two)
+    out["all past"] = count(np.inf)
     return out
 
 
-def run_period(data: pd.DataFrame, grid, pos: np.ndarray, neighbours, start: str) -> pd.DataFrame:
+def run_period(data: pd.DataFrame, grid, pos: np.ndarray, queen, start: str) -> pd.DataFrame:
     shifts = parse_shifts(q.SHIFTS, "bench")
     times = data["occurred_at"]
     ids = np.asarray(grid.index)
@@ -80,9 +79,9 @@ def run_period(data: pd.DataFrame, grid, pos: np.ndarray, neighbours, start: str
         origin = pd.Timestamp(str(o.date()), tz=times.dt.tz)
         week = data[(times >= origin) & (times < origin + pd.Timedelta(days=7))]
         age = ((origin - times).dt.total_seconds() / 86400.0).to_numpy()
-        ranks = rankings(pos, age, len(grid), neighbours)
+        ranks = rankings(pos, age, len(grid), queen)
         # as build_patrol_scores does: only cells that held an incident before the origin
-        active = np.bincount(pos[(age > 0) & (pos >= 0)], minlength=len(grid)) > 0
+        active = ranks.pop("all past") > 0
         area = grid.loc[active]
         row = {"origin": str(o.date())}
         for name, v in ranks.items():
@@ -101,13 +100,10 @@ def main() -> None:
     data = q.reported(incidents).reset_index(drop=True)
     grid = intel.make_grid(data, cell_size_m=q.CELL_M)
     pos = assign_cells(data, grid)
-    key = {(r, c): i for i, (r, c) in enumerate(grid[["row", "col"]].to_numpy())}
-    neighbours = [np.array([key[(r + dr, c + dc)] for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                            if (dr, dc) != (0, 0) and (r + dr, c + dc) in key], dtype=np.int64)
-                  for r, c in grid[["row", "col"]].to_numpy()]
+    queen = cell_neighbours(grid, "queen")
     out = {"data": source, "cells_per_shift": N_CELLS, "reference": "365 days", "periods": {}}
     for label, start in (("selection", q.SELECTION_START), ("report", q.REPORT_START)):
-        table = run_period(data, grid, pos, neighbours, start)
+        table = run_period(data, grid, pos, queen, start)
         rows = {}
         for name in table.columns.drop("origin"):
             rows[name] = {"mean_pai": float(table[name].mean()), "minus_365_days": q.paired(table[name], table["365 days"])}
@@ -115,10 +111,7 @@ def main() -> None:
     out["seconds"] = time.perf_counter() - t0
     print(f"{'ranking':36s} {'selection':>30s} {'report':>30s}")
     for name in out["periods"]["selection"]["rankings"]:
-        cells = []
-        for label in ("selection", "report"):
-            d = out["periods"][label]["rankings"][name]["minus_365_days"]
-            cells.append(f"{d['mean']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]")
+        cells = [q._ci(out["periods"][label]["rankings"][name]["minus_365_days"], "+") for label in ("selection", "report")]
         print(f"{name:36s} {cells[0]:>30s} {cells[1]:>30s}")
     path = q.RESULTS / "quality_patrol_rankings.json"
     path.write_text(json.dumps(out, indent=2))
